@@ -9,6 +9,7 @@ whose name or values are only known after deploy (Easy DKIM tokens) is passed as
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -60,17 +61,23 @@ class AuthRecordsArgs:
                         "exactly one record set per name and type"
                     )
                 seen[ident] = r.purpose
-            key = record_key(r)
+            key = record_key(r, self.zone_name)
             if key in keys:
                 raise AuthRecordsError(f"records: duplicate record key {key!r}")
             keys.add(key)
 
 
-def record_key(r: DnsRecord | DeferredRecord) -> str:
-    """A stable resource-name suffix for one record."""
+def record_key(r: DnsRecord | DeferredRecord, zone_name: str) -> str:
+    """A stable resource-name suffix for one record: its purpose and its name in the zone.
+
+    e.g. ``spf-mail`` for the SPF of mail.example.com in example.com, ``dmarc-mail``
+    for _dmarc.mail.example.com; the zone apex is ``@``.
+    """
     if isinstance(r, DeferredRecord):
         return r.key
-    return f"{r.purpose}-{r.type.lower()}-{r.name}".replace("_", "").replace(".", "-")
+    relative = "apex" if r.name == zone_name else r.name[: -len(zone_name) - 1]
+    relative = re.sub(r"[^a-z0-9]+", "-", relative.lower()).strip("-")
+    return f"{r.purpose}-{relative}"
 
 
 class AuthRecords(pulumi.ComponentResource):
@@ -82,7 +89,7 @@ class AuthRecords(pulumi.ComponentResource):
         self.resources: dict[str, pulumi.CustomResource] = {}
         published: dict[str, pulumi.Input] = {}
         for r in args.records:
-            key = record_key(r)
+            key = record_key(r, args.zone_name)
             rname = f"{name}-{key}"
             if args.provider == "route53":
                 res = self._route53(rname, args, r, child)

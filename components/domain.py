@@ -1,0 +1,202 @@
+"""SendingDomain: everything one From domain needs, composed.
+
+- AuthRecords: SPF, DKIM (Easy DKIM CNAMEs or BYODKIM TXT), DMARC, MTA-STS TXT,
+  TLS-RPT, BIMI, and the custom MAIL FROM MX + SPF, all in the domain's zone;
+- SesRelay: identity, TLS-REQUIRE configuration set as its default, MAIL FROM;
+- SmtpAccess: send-only IAM credentials, stored under the KeyStore's key;
+- MtaStsHosting: the policy served at https://mta-sts.<domain>/.well-known/mta-sts.txt,
+  the very text whose hash is the TXT ``id``;
+- ByoDkim when the domain brings its own keys.
+
+The KeyStore and the Firewall are shared per stack (or the KeyStore per domain, as
+config says) and passed in: one SES SMTP interface endpoint serves a whole VPC, and
+private DNS allows only one per service and VPC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+
+from . import records as rec
+from .config import DomainConfig, StackConfig
+from .dns import AuthRecords, AuthRecordsArgs, DeferredRecord
+from .keystore import KeyStore
+from .records import DnsRecord
+
+
+@dataclass(frozen=True)
+class SendingDomainArgs:
+    domain: DomainConfig
+    stack: StackConfig
+    keystore: KeyStore
+    certificate_provider: pulumi.ProviderResource | None = None  # us-east-1, for CloudFront's ACM certificate
+    contact_topics: tuple[str, ...] = ()  # SES allows one contact list per account and region
+    # names of zones this stack manages -> (provider, zone id): report-authorisation
+    # records for destinations in them are handed back as ``foreign_records``
+    zones: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+
+def dmarc_of(d: DomainConfig) -> DnsRecord:
+    m = d.dmarc
+    return rec.dmarc_record(
+        d.name,
+        m.policy,
+        sp=m.subdomain_policy,
+        np=m.nonexistent_policy,
+        adkim=m.adkim,
+        aspf=m.aspf,
+        rua=m.rua,
+        ruf=m.ruf,
+        fo=m.fo,
+        t="y" if m.testing else None,
+        ttl=d.ttl,
+    )
+
+
+def static_records(d: DomainConfig, region: str) -> tuple[list[DnsRecord], rec.MtaSts | None]:
+    """The records of a domain that are known before deploy (pure: no Pulumi)."""
+    out = [
+        rec.spf_record(d.name, includes=d.spf.includes, ip4=d.spf.ip4, ip6=d.spf.ip6, a=d.spf.a, mx=d.spf.mx, all_qualifier=d.spf.all, ttl=d.ttl),
+    ]
+    dmarc = dmarc_of(d)
+    out.append(dmarc)
+    sts = None
+    if d.mta_sts.enabled:
+        sts = rec.mta_sts(d.name, d.mta_sts.mode, d.mta_sts.mx, d.mta_sts.max_age, ttl=d.ttl)
+        out.append(sts.record)
+    out.append(rec.tls_rpt_record(d.name, d.tls_rpt.rua, ttl=d.ttl))
+    if d.bimi is not None:
+        out.append(rec.bimi_record(d.name, d.bimi.selector, d.bimi.logo, d.bimi.authority, dmarc, ttl=d.ttl))
+    out.extend(rec.mail_from_records(f"{d.mail_from}.{d.name}", region, ttl=d.ttl))
+    return out, sts
+
+
+def report_auth_records(d: DomainConfig) -> list[DnsRecord]:
+    """``<domain>._report._dmarc.<dest>`` for every external DMARC report destination."""
+    return list(rec.dmarc_report_auth_records(d.name, dmarc_of(d), ttl=d.ttl))
+
+
+class SendingDomain(pulumi.ComponentResource):
+    def __init__(self, name: str, args: SendingDomainArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        from .dkim import ByoDkim, ByoDkimArgs
+        from .mtasts_hosting import MtaStsHosting, MtaStsHostingArgs
+        from .relay import ByodkimSigning, ContactTopic, SesRelay, SesRelayArgs
+        from .smtp import SmtpAccess, SmtpAccessArgs
+
+        d, s = args.domain, args.stack
+        # Everything that can be wrong is computed before the first child exists.
+        records, sts = static_records(d, s.region)
+        own_zone_auth: list[DnsRecord] = []
+        self.foreign_records: list[tuple[str, DnsRecord]] = []
+        for r in report_auth_records(d):
+            zone = _zone_of(r.name, args.zones)
+            if zone == d.zone.name:
+                own_zone_auth.append(r)
+            elif zone is not None:
+                self.foreign_records.append((zone, r))
+            else:
+                pulumi.log.info(f"{d.name}: the DMARC report destination must publish {r.name} TXT \"v=DMARC1\" (not in a zone of this stack)")
+        byodkim_args = ByoDkimArgs(domain=d.name, selectors=d.dkim.selectors, overlap_days=d.dkim.overlap_days) if d.dkim.mode == "byodkim" else None
+        topics = tuple(ContactTopic(name=t, display_name=t.replace("-", " ").replace("_", " ").title()) for t in args.contact_topics)
+
+        super().__init__("mailinfra:domain:SendingDomain", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = s.tags
+
+        deferred: list[DeferredRecord] = []
+        byo = None
+        if byodkim_args is not None:
+            byo = ByoDkim(f"{name}-dkim", byodkim_args, args.keystore, opts=child)
+            for rname, value in byo.records:
+                selector = rname.split("._domainkey.")[0]
+                deferred.append(DeferredRecord(key=f"dkim-{selector.replace('.', '-')}", name=rname, type="TXT", values=value.apply(lambda v: [v]), purpose="dkim", ttl=d.ttl))
+
+        relay = SesRelay(
+            f"{name}-relay",
+            SesRelayArgs(
+                domain=d.name,
+                region=s.region,
+                kms_key_arn=args.keystore.key_arn,
+                mail_from_subdomain=d.mail_from,
+                max_delivery_seconds=s.relay.max_delivery_seconds,
+                byodkim=ByodkimSigning(selector=byo.signing_selector, private_key=byo.signing_attributes.domain_signing_private_key) if byo else None,
+                dedicated_ip_pool_scaling_mode="MANAGED" if d.dedicated_ip_pool else None,
+                contact_topics=topics,
+                tags=tags,
+            ),
+            opts=child,
+        )
+        if byo is None:
+            # Easy DKIM: three CNAMEs whose names come from SES tokens (known after deploy).
+            tokens = relay.dkim_tokens
+            for i in range(3):
+                token = tokens.apply(lambda ts, i=i: ts[i])
+                deferred.append(
+                    DeferredRecord(
+                        key=f"easy-dkim-{i + 1}",
+                        name=pulumi.Output.concat(token, "._domainkey.", d.name),
+                        type="CNAME",
+                        values=token.apply(lambda t: [f"{t}.dkim.amazonses.com"]),
+                        purpose="easy-dkim",
+                        ttl=d.ttl,
+                    )
+                )
+
+        self.records = AuthRecords(
+            f"{name}-records",
+            AuthRecordsArgs(provider=d.provider, zone_name=d.zone.name, zone_id=d.zone.zone_id, records=tuple(records + own_zone_auth + deferred), tags=tags),
+            opts=child,
+        )
+        smtp = SmtpAccess(
+            f"{name}-smtp",
+            SmtpAccessArgs(
+                domain=d.name,
+                region=s.region,
+                identity_arn=relay.identity_arn,
+                configuration_set_arn=relay.configuration_set_arn,
+                secret_factory=lambda n, v, desc: args.keystore.secret(n, v, desc).arn,
+                tags=tags,
+            ),
+            opts=child,
+        )
+        hosting = None
+        if sts is not None:
+            hosting = MtaStsHosting(
+                f"{name}-mta-sts",
+                MtaStsHostingArgs(
+                    domain=d.name,
+                    policy_text=sts.policy_text,
+                    provider=d.provider,
+                    zone_id=d.zone.zone_id,
+                    region=s.region,
+                    account_id=d.zone.account_id,
+                    certificate_provider=args.certificate_provider,
+                    tags=tags,
+                ),
+                opts=child,
+            )
+
+        self.relay = relay
+        self.smtp = smtp
+        self.hosting = hosting
+        self.byodkim = byo
+        self.mta_sts = sts
+        self.published = {r.name + "/" + r.type: list(r.values) for r in records + own_zone_auth}
+        self.smtp_endpoint = smtp.smtp_endpoint
+        self.smtp_secret_arn = smtp.secret_arn
+        self.dkim_secret_arns = {sel: sec.arn for sel, sec in (byo.secrets.items() if byo else [])}
+        self.register_outputs(
+            {
+                "records": self.published,
+                "configuration_set": relay.configuration_set_name,
+                "smtp_endpoint": self.smtp_endpoint,
+                "smtp_secret_arn": self.smtp_secret_arn,
+            }
+        )
+
+
+def _zone_of(name: str, zones: dict[str, tuple[str, str]]) -> str | None:
+    candidates = [z for z in zones if name == z or name.endswith("." + z)]
+    return max(candidates, key=len) if candidates else None

@@ -1,0 +1,426 @@
+"""MtaStsHosting: serve the MTA-STS policy at https://mta-sts.<domain>/.well-known/mta-sts.txt.
+
+The policy text comes from the records builder, which derives the `_mta-sts` TXT id
+from the same text, so the served policy and the id can never disagree. This
+component only serves those exact bytes, as `text/plain`, over HTTPS only.
+
+Cloudflare (`provider="cloudflare"`): a module Worker returning the text (404 for any
+other path, 405 for methods other than GET/HEAD), a route `mta-sts.<domain>/*`, and a
+proxied AAAA `100::` record for `mta-sts.<domain>` (the usual pattern for a name
+served only by a Worker). Cloudflare's Universal SSL covers the name.
+
+Route53 (`provider="route53"`): a private S3 bucket (public access blocked, owner
+enforced, SSE, TLS-only bucket policy that lets only this CloudFront distribution
+read), the object `.well-known/mta-sts.txt`, a CloudFront distribution with Origin
+Access Control, https-only viewers and TLSv1.2_2021, an ACM certificate in us-east-1
+validated by DNS (ONE Route53 record whose name/type/value are Outputs of the
+certificate's single domain validation option: no resource is created in an apply),
+and alias A/AAAA records to the distribution.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_cloudflare as cloudflare
+from pulumi import Input, Output, ResourceOptions
+
+from components.relay import check_domain, check_region, check_tags
+
+__all__ = [
+    "ACM_REGION",
+    "CACHING_OPTIMIZED_POLICY_ID",
+    "POLICY_PATH",
+    "MtaStsHosting",
+    "MtaStsHostingArgs",
+    "MtaStsHostingArgsError",
+    "worker_script",
+]
+
+POLICY_PATH = "/.well-known/mta-sts.txt"
+ACM_REGION = "us-east-1"  # CloudFront only uses certificates from us-east-1
+CACHING_OPTIMIZED_POLICY_ID = (
+    "658327ea-f89d-4fab-a63d-7e88639e58f6"  # AWS managed cache policy
+)
+WORKER_COMPATIBILITY_DATE = "2025-01-01"
+CLOUDFLARE_WORKER_ONLY_AAAA = "100::"
+
+
+class MtaStsHostingArgsError(ValueError):
+    """An invalid MtaStsHosting argument: `"<argument>: <reason> (got <value!r>)"`."""
+
+    def __init__(self, argument: str, value: object, reason: str) -> None:
+        self.argument = argument
+        self.value = value
+        self.reason = reason
+        super().__init__(f"{argument}: {reason} (got {value!r})")
+
+
+@dataclass(frozen=True)
+class MtaStsHostingArgs:
+    """Arguments of MtaStsHosting. Validated at construction (MtaStsHostingArgsError).
+
+    - `policy_text`: the exact policy body from the records builder.
+    - `provider`: "cloudflare" (needs `account_id`) or "route53".
+    - `zone_id`: the Cloudflare zone id or Route53 hosted zone id of `domain`.
+    - `region`: the stack's region (the S3 bucket's region, route53 only).
+    - `certificate_provider`: optional aws provider for us-east-1 (ACM); whether or
+      not it is given, the certificate is pinned to us-east-1 with `region`.
+    """
+
+    domain: str
+    policy_text: str
+    provider: str
+    zone_id: Input[str]
+    region: str | None = None
+    account_id: Input[str] | None = None
+    certificate_provider: pulumi.ProviderResource | None = None
+    bucket_kms_key_arn: Input[str] | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_domain("domain", self.domain, MtaStsHostingArgsError)
+        if not isinstance(self.policy_text, str) or not self.policy_text.startswith(
+            "version: STSv1"
+        ):
+            raise MtaStsHostingArgsError(
+                "policy_text",
+                _short(self.policy_text),
+                "must be an MTA-STS policy starting with 'version: STSv1'",
+            )
+        if self.provider not in ("cloudflare", "route53"):
+            raise MtaStsHostingArgsError(
+                "provider", self.provider, "must be 'cloudflare' or 'route53'"
+            )
+        if self.zone_id is None or (isinstance(self.zone_id, str) and not self.zone_id):
+            raise MtaStsHostingArgsError(
+                "zone_id", self.zone_id, "must be the zone id of the domain"
+            )
+        if self.provider == "cloudflare":
+            if self.account_id is None or (
+                isinstance(self.account_id, str) and not self.account_id
+            ):
+                raise MtaStsHostingArgsError(
+                    "account_id", self.account_id, "is required for Cloudflare Workers"
+                )
+        else:
+            check_region("region", self.region, MtaStsHostingArgsError)
+            if self.certificate_provider is not None and not isinstance(
+                self.certificate_provider, pulumi.ProviderResource
+            ):
+                raise MtaStsHostingArgsError(
+                    "certificate_provider",
+                    type(self.certificate_provider).__name__,
+                    "must be an aws provider",
+                )
+        object.__setattr__(
+            self, "tags", check_tags("tags", self.tags, MtaStsHostingArgsError)
+        )
+
+    @property
+    def host(self) -> str:
+        return f"mta-sts.{self.domain}"
+
+    @property
+    def policy_url(self) -> str:
+        return f"https://{self.host}{POLICY_PATH}"
+
+
+def _short(value: object) -> object:
+    return value[:40] + "..." if isinstance(value, str) and len(value) > 40 else value
+
+
+def worker_script(policy_text: str) -> str:
+    """A module Worker serving exactly `policy_text` at POLICY_PATH as text/plain."""
+    return (
+        f"const POLICY = {json.dumps(policy_text)};\n"
+        "export default {\n"
+        "  async fetch(request) {\n"
+        "    const url = new URL(request.url);\n"
+        f"    if (url.pathname !== {json.dumps(POLICY_PATH)}) {{\n"
+        '      return new Response("Not Found\\n", { status: 404, headers: { "Content-Type": "text/plain" } });\n'
+        "    }\n"
+        '    if (request.method !== "GET" && request.method !== "HEAD") {\n'
+        '      return new Response(null, { status: 405, headers: { "Allow": "GET, HEAD" } });\n'
+        "    }\n"
+        '    return new Response(request.method === "HEAD" ? null : POLICY, {\n'
+        "      status: 200,\n"
+        '      headers: { "Content-Type": "text/plain", "Cache-Control": "max-age=300" },\n'
+        "    });\n"
+        "  },\n"
+        "};\n"
+    )
+
+
+def _dvo(options: Any, attr: str) -> Any:
+    """One attribute of the certificate's single domain validation option (no trailing dot)."""
+    if not options:
+        return None  # unknown until ACM answers; a mock may omit it
+    first = options[0]
+    value = (
+        first.get(attr) if isinstance(first, Mapping) else getattr(first, attr, None)
+    )
+    if value is None:
+        # mocks return engine (camelCase) keys
+        camel = attr.split("_")[0] + "".join(p.title() for p in attr.split("_")[1:])
+        value = first.get(camel) if isinstance(first, Mapping) else None
+    return value.rstrip(".") if isinstance(value, str) else value
+
+
+class MtaStsHosting(pulumi.ComponentResource):
+    """Hosts the MTA-STS policy for one domain on Cloudflare Workers or S3 + CloudFront."""
+
+    host: str
+    policy_url: str
+    distribution_domain_name: Output[str] | None
+    certificate_arn: Output[str] | None
+    bucket_name: Output[str] | None
+    worker_name: Output[str] | None
+
+    def __init__(
+        self, name: str, args: MtaStsHostingArgs, opts: ResourceOptions | None = None
+    ) -> None:
+        if not isinstance(args, MtaStsHostingArgs):
+            raise MtaStsHostingArgsError(
+                "args", type(args).__name__, "must be MtaStsHostingArgs"
+            )
+        super().__init__("mailinfra:mtasts_hosting:MtaStsHosting", name, None, opts)
+        self.host = args.host
+        self.policy_url = args.policy_url
+        self.distribution_domain_name = None
+        self.certificate_arn = None
+        self.bucket_name = None
+        self.worker_name = None
+        if args.provider == "cloudflare":
+            self._cloudflare(name, args)
+        else:
+            self._route53(name, args)
+        self.register_outputs(
+            {
+                "host": self.host,
+                "policy_url": self.policy_url,
+                "distribution_domain_name": self.distribution_domain_name,
+                "certificate_arn": self.certificate_arn,
+            }
+        )
+
+    def _cloudflare(self, name: str, args: MtaStsHostingArgs) -> None:
+        child = ResourceOptions(parent=self)
+        script = cloudflare.WorkersScript(
+            f"{name}-worker",
+            account_id=args.account_id,  # type: ignore[arg-type]  # validated non-None
+            script_name=f"{name}-mta-sts"[:63].lower(),
+            content=worker_script(args.policy_text),
+            main_module="worker.js",
+            compatibility_date=WORKER_COMPATIBILITY_DATE,
+            opts=child,
+        )
+        cloudflare.WorkersRoute(
+            f"{name}-route",
+            zone_id=args.zone_id,
+            pattern=f"{args.host}/*",
+            script=script.script_name,
+            opts=child,
+        )
+        cloudflare.DnsRecord(
+            f"{name}-host",
+            zone_id=args.zone_id,
+            name=args.host,
+            type="AAAA",
+            content=CLOUDFLARE_WORKER_ONLY_AAAA,
+            proxied=True,
+            ttl=1,  # "automatic": required for proxied records
+            comment="MTA-STS policy host, served by a Worker",
+            opts=child,
+        )
+        self.worker_name = script.script_name
+
+    def _route53(self, name: str, args: MtaStsHostingArgs) -> None:
+        child = ResourceOptions(parent=self)
+        tags = dict(args.tags)
+        region = args.region
+        bucket = aws.s3.Bucket(f"{name}-policy", region=region, tags=tags, opts=child)
+        public_block = aws.s3.BucketPublicAccessBlock(
+            f"{name}-policy-public-block",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            region=region,
+            opts=child,
+        )
+        aws.s3.BucketOwnershipControls(
+            f"{name}-policy-ownership",
+            bucket=bucket.id,
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(
+                object_ownership="BucketOwnerEnforced"
+            ),
+            region=region,
+            opts=child,
+        )
+        if args.bucket_kms_key_arn is not None:
+            sse = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                sse_algorithm="aws:kms", kms_master_key_id=args.bucket_kms_key_arn
+            )
+        else:
+            sse = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                sse_algorithm="AES256"
+            )
+        encryption = aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-policy-sse",
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=sse, bucket_key_enabled=True
+                )
+            ],
+            region=region,
+            opts=child,
+        )
+        aws.s3.BucketObjectv2(
+            f"{name}-policy-object",
+            bucket=bucket.id,
+            key=POLICY_PATH.lstrip("/"),
+            content=args.policy_text,
+            content_type="text/plain",
+            cache_control="max-age=300",
+            region=region,
+            tags=tags,
+            opts=ResourceOptions(parent=self, depends_on=[encryption]),
+        )
+
+        cert_opts = ResourceOptions(parent=self, provider=args.certificate_provider)
+        cert = aws.acm.Certificate(
+            f"{name}-cert",
+            domain_name=args.host,
+            validation_method="DNS",
+            key_algorithm="RSA_2048",
+            region=ACM_REGION,
+            tags=tags,
+            opts=cert_opts,
+        )
+        dvo = cert.domain_validation_options
+        validation_record = aws.route53.Record(
+            f"{name}-cert-validation",
+            zone_id=args.zone_id,
+            name=dvo.apply(lambda o: _dvo(o, "resource_record_name")),
+            type=dvo.apply(lambda o: _dvo(o, "resource_record_type")),
+            records=[dvo.apply(lambda o: _dvo(o, "resource_record_value"))],
+            ttl=300,
+            allow_overwrite=True,
+            opts=child,
+        )
+        validation = aws.acm.CertificateValidation(
+            f"{name}-cert-validation",
+            certificate_arn=cert.arn,
+            validation_record_fqdns=[validation_record.fqdn],
+            region=ACM_REGION,
+            opts=cert_opts,
+        )
+
+        oac = aws.cloudfront.OriginAccessControl(
+            f"{name}-oac",
+            name=f"{name}-mta-sts"[:64],
+            description=f"MTA-STS policy bucket of {args.domain}",
+            origin_access_control_origin_type="s3",
+            signing_behavior="always",
+            signing_protocol="sigv4",
+            opts=child,
+        )
+        origin_id = "mta-sts-policy-bucket"
+        distribution = aws.cloudfront.Distribution(
+            f"{name}-cdn",
+            enabled=True,
+            is_ipv6_enabled=True,
+            http_version="http2and3",
+            comment=f"MTA-STS policy of {args.domain}",
+            aliases=[args.host],
+            origins=[
+                aws.cloudfront.DistributionOriginArgs(
+                    domain_name=bucket.bucket_regional_domain_name,
+                    origin_id=origin_id,
+                    origin_access_control_id=oac.id,
+                )
+            ],
+            default_cache_behavior=aws.cloudfront.DistributionDefaultCacheBehaviorArgs(
+                target_origin_id=origin_id,
+                viewer_protocol_policy="https-only",
+                allowed_methods=["GET", "HEAD"],
+                cached_methods=["GET", "HEAD"],
+                cache_policy_id=CACHING_OPTIMIZED_POLICY_ID,
+                compress=True,
+            ),
+            restrictions=aws.cloudfront.DistributionRestrictionsArgs(
+                geo_restriction=aws.cloudfront.DistributionRestrictionsGeoRestrictionArgs(
+                    restriction_type="none"
+                )
+            ),
+            viewer_certificate=aws.cloudfront.DistributionViewerCertificateArgs(
+                acm_certificate_arn=validation.certificate_arn,
+                ssl_support_method="sni-only",
+                minimum_protocol_version="TLSv1.2_2021",
+            ),
+            tags=tags,
+            opts=child,
+        )
+        aws.s3.BucketPolicy(
+            f"{name}-policy-access",
+            bucket=bucket.id,
+            policy=Output.all(bucket.arn, distribution.arn).apply(
+                lambda a: _bucket_policy(a[0], a[1])
+            ),
+            region=region,
+            opts=ResourceOptions(parent=self, depends_on=[public_block]),
+        )
+        for record_type in ("A", "AAAA"):
+            aws.route53.Record(
+                f"{name}-alias-{record_type.lower()}",
+                zone_id=args.zone_id,
+                name=args.host,
+                type=record_type,
+                aliases=[
+                    aws.route53.RecordAliasArgs(
+                        name=distribution.domain_name,
+                        zone_id=distribution.hosted_zone_id,
+                        evaluate_target_health=False,
+                    )
+                ],
+                opts=child,
+            )
+        self.distribution_domain_name = distribution.domain_name
+        self.certificate_arn = validation.certificate_arn
+        self.bucket_name = bucket.bucket
+
+
+def _bucket_policy(bucket_arn: str, distribution_arn: str) -> str:
+    """Only this CloudFront distribution reads; nothing over plain HTTP."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "AllowCloudFrontOacRead",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudfront.amazonaws.com"},
+                    "Action": "s3:GetObject",
+                    "Resource": f"{bucket_arn}/*",
+                    "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}},
+                },
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [bucket_arn, f"{bucket_arn}/*"],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                },
+            ],
+        },
+        sort_keys=True,
+    )

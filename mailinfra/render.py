@@ -1,0 +1,189 @@
+"""Text and JSON renderings of a Plan.
+
+`plan_to_json(plan, stream)` writes the JSON plan of docs/CONTRACTS.md resource by
+resource; `plan_to_text(plan)` returns a preview-like tree. Both show an unknown as
+"[unknown]" and a secret as "[secret]"; a secret's value is never written.
+Violations come from the policy runner: pass them in (or leave them on
+`plan.violations`); each is a mapping or an object with policy, enforcement,
+severity, urn and message.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import IO, TYPE_CHECKING, Any
+
+from .values import SECRET_TEXT, UNKNOWN, UNKNOWN_TEXT, Secret, to_jsonable
+
+if TYPE_CHECKING:
+    from .engine import Plan, PlannedResource
+
+VIOLATION_KEYS = ("policy", "enforcement", "severity", "urn", "message")
+
+# Inputs worth showing under each resource in the text tree (engine names).
+KEY_INPUTS: dict[str, tuple[str, ...]] = {
+    "aws:route53/record:Record": ("name", "type", "ttl", "records"),
+    "cloudflare:index/dnsRecord:DnsRecord": ("name", "type", "ttl", "content", "priority", "proxied"),
+    "aws:route53/zone:Zone": ("name",),
+    "cloudflare:index/zone:Zone": ("name",),
+    "cloudflare:index/zoneSetting:ZoneSetting": ("settingId", "value"),
+    "aws:kms/key:Key": (
+        "description", "keyUsage", "customerMasterKeySpec", "enableKeyRotation",
+        "rotationPeriodInDays", "deletionWindowInDays",
+    ),
+    "aws:kms/alias:Alias": ("name", "targetKeyId"),
+    "aws:secretsmanager/secret:Secret": ("name", "kmsKeyId", "recoveryWindowInDays"),
+    "aws:secretsmanager/secretVersion:SecretVersion": ("secretId", "secretString"),
+    "aws:sesv2/emailIdentity:EmailIdentity": ("emailIdentity", "configurationSetName", "dkimSigningAttributes"),
+    "aws:sesv2/configurationSet:ConfigurationSet": ("configurationSetName", "deliveryOptions", "suppressionOptions"),
+    "aws:sesv2/emailIdentityMailFromAttributes:EmailIdentityMailFromAttributes": (
+        "emailIdentity", "mailFromDomain", "behaviorOnMxFailure",
+    ),
+    "aws:ec2/securityGroup:SecurityGroup": ("name", "vpcId", "ingress", "egress"),
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": (
+        "ipProtocol", "fromPort", "toPort", "cidrIpv4", "cidrIpv6", "referencedSecurityGroupId",
+    ),
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": (
+        "ipProtocol", "fromPort", "toPort", "cidrIpv4", "cidrIpv6", "referencedSecurityGroupId",
+    ),
+    "aws:ec2/vpcEndpoint:VpcEndpoint": ("serviceName", "vpcEndpointType", "privateDnsEnabled", "securityGroupIds"),
+    "aws:iam/policy:Policy": ("name", "policy"),
+    "aws:iam/userPolicy:UserPolicy": ("user", "policy"),
+    "aws:iam/accessKey:AccessKey": ("user",),
+    "aws:cloudwatch/logGroup:LogGroup": ("name", "retentionInDays", "kmsKeyId"),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": ("namespace", "metricName", "alarmActions"),
+}
+DEFAULT_KEY_INPUTS = ("name",)
+
+
+# --- JSON ------------------------------------------------------------------------------
+
+
+def violation_to_dict(violation: Any) -> dict[str, Any]:
+    """A violation (mapping, dataclass or object) as the five contract keys."""
+    if isinstance(violation, Mapping):
+        get = violation.get
+    else:
+        def get(key: str, default: Any = None) -> Any:
+            return getattr(violation, key, default)
+    return {k: to_jsonable(get(k, None)) for k in VIOLATION_KEYS}
+
+
+def resource_to_dict(res: PlannedResource) -> dict[str, Any]:
+    return {
+        "urn": res.urn,
+        "type": res.type,
+        "name": res.name,
+        "parent": res.parent,
+        "inputs": to_jsonable(res.inputs),
+        "dependencies": list(res.dependencies),
+        "options": to_jsonable(res.options),
+    }
+
+
+def plan_to_dict(plan: Plan, violations: list[Any] | None = None) -> dict[str, Any]:
+    """The JSON plan as a dict (same content as `plan_to_json`), for in-process readers."""
+    found = plan.violations if violations is None else violations
+    return {
+        "stack": plan.stack,
+        "project": plan.project,
+        "resources": [resource_to_dict(r) for r in plan.resources],
+        "violations": [violation_to_dict(v) for v in found],
+        "outputs": to_jsonable(plan.outputs),
+    }
+
+
+def _indented(obj: Any, level: int) -> str:
+    return json.dumps(obj, indent=2, ensure_ascii=False).replace("\n", "\n" + "  " * level)
+
+
+def _write_list(stream: IO[str], items: Iterable[dict[str, Any]]) -> None:
+    first = True
+    for item in items:
+        stream.write("\n    " if first else ",\n    ")
+        stream.write(_indented(item, 2))
+        first = False
+    stream.write("]" if first else "\n  ]")
+
+
+def plan_to_json(plan: Plan, stream: IO[str], violations: list[Any] | None = None) -> None:
+    """Write the JSON plan to `stream`, one resource at a time."""
+    found = plan.violations if violations is None else violations
+    stream.write("{\n")
+    stream.write(f'  "stack": {json.dumps(plan.stack)},\n')
+    stream.write(f'  "project": {json.dumps(plan.project)},\n')
+    stream.write('  "resources": [')
+    _write_list(stream, (resource_to_dict(r) for r in plan.resources))
+    stream.write(',\n  "violations": [')
+    _write_list(stream, (violation_to_dict(v) for v in found))
+    stream.write(',\n  "outputs": ')
+    stream.write(_indented(to_jsonable(plan.outputs), 1))
+    stream.write("\n}\n")
+
+
+# --- text ------------------------------------------------------------------------------
+
+
+def format_value(value: Any) -> str:
+    """Compact, JSON-like; unknowns and secrets as bare [unknown] / [secret]."""
+    if value is UNKNOWN:
+        return UNKNOWN_TEXT
+    if isinstance(value, Secret):
+        return SECRET_TEXT
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k}: {format_value(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(format_value(v) for v in value) + "]"
+    return json.dumps(to_jsonable(value), ensure_ascii=False)
+
+
+def _flags(res: PlannedResource) -> str:
+    o = res.options
+    flags = [name for name in ("protect", "retainOnDelete", "deleteBeforeReplace") if o.get(name)]
+    if o.get("ignoreChanges"):
+        flags.append("ignoreChanges=" + ",".join(o["ignoreChanges"]))
+    if o.get("provider"):
+        flags.append("provider=" + str(o["provider"]).split("::")[-2])
+    return f"  [{'; '.join(flags)}]" if flags else ""
+
+
+def plan_to_text(plan: Plan, violations: list[Any] | None = None) -> str:
+    found = plan.violations if violations is None else violations
+    children: dict[str | None, list[PlannedResource]] = {}
+    known = {r.urn for r in plan.resources}
+    for r in plan.resources:
+        parent = r.parent if r.parent in known else None
+        children.setdefault(parent, []).append(r)
+
+    mode = "preview" if getattr(plan, "preview", True) else "update"
+    lines = [f"Plan for stack {plan.stack} of project {plan.project} (offline {mode}, mock engine)", ""]
+    lines.append(f"+ pulumi:pulumi:Stack {plan.project}-{plan.stack}")
+
+    def walk(parent: str | None, depth: int) -> None:
+        for r in children.get(parent, []):
+            pad = "  " * depth
+            lines.append(f"{pad}+ {r.type} {r.name}{_flags(r)}")
+            for key in KEY_INPUTS.get(r.type, DEFAULT_KEY_INPUTS):
+                if key in r.inputs:
+                    lines.append(f"{pad}      {key}: {format_value(r.inputs[key])}")
+            walk(r.urn, depth + 1)
+
+    walk(None, 1)
+
+    if plan.outputs:
+        lines += ["", "Outputs:"]
+        lines += [f"    {k}: {format_value(v)}" for k, v in sorted(plan.outputs.items())]
+
+    if found:
+        lines += ["", "Policy violations:"]
+        for v in found:
+            d = violation_to_dict(v)
+            lines.append(f"    [{d['enforcement']}] {d['policy']} ({d['severity']})")
+            if d["urn"]:
+                lines.append(f"        {d['urn']}")
+            lines.append(f"        {d['message']}")
+
+    n = len(plan.resources)
+    lines += ["", f"{n} resource{'' if n == 1 else 's'} to create"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,154 @@
+"""`mailinfra verify`: audit what is live (DNS, HTTPS, SMTP) against what a plan declares.
+
+Entry point for the CLI and for programs::
+
+    from mailinfra.verify import VerifyOptions, run_verify
+    report, exit_code = run_verify(VerifyOptions(stack="prod", plan="plan.json"))
+    print(report.render("text"))
+
+``exit_code`` is 0 when nothing fails and 1 on any fail or error. Bad input raises
+:class:`VerifyInputError` (the CLI maps it to exit 2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .errors import VerifyInputError
+from .report import CheckResult, Report
+
+__all__ = [
+    "FORMATS",
+    "CheckResult",
+    "Report",
+    "VerifyInputError",
+    "VerifyOptions",
+    "run_verify",
+]
+
+FORMATS = ("text", "json", "markdown")
+
+
+@dataclass
+class VerifyOptions:
+    stack: str
+    project: str = "."
+    plan: str | None = (
+        None  # --plan FILE (a JSON plan from `mailinfra plan --format json`)
+    )
+    plan_data: Any = None  # a plan dict or mailinfra.engine.Plan (programs and tests)
+    nameservers: tuple[str, ...] = ()  # --nameserver HOST[:PORT], repeatable
+    outputs: str | None = None  # --outputs FILE (`pulumi stack output --json`)
+    outputs_data: Mapping[str, Any] | None = None
+    format: str = "text"
+    output: str | None = None
+    timeout: float = 5.0  # per DNS query, per connection step
+    concurrency: int = 16
+    sender_ips: tuple[
+        str, ...
+    ] = ()  # --sender-ip: must pass SPF on the MAIL FROM domain
+    smtp: tuple[str, ...] = ()  # --smtp HOST:PORT (relays; STARTTLS required)
+    dkim_key: str | None = None  # --dkim-key FILE (PEM private key) ...
+    dkim_selector: str | None = None  # ... with --dkim-selector S: sign and verify
+    ca_file: str | None = None  # --ca-file: trust only these CAs (tests)
+    mta_sts_port: int = 443  # test-only: HTTPS port of mta-sts.<domain>
+    smtp_port: int = 25  # test-only: port of the declared MX hosts
+    progress: bool | None = None  # None: on a terminal and not JSON
+    now: datetime | None = field(default=None, repr=False)  # injectable time
+
+    def validate(self) -> None:
+        from .resolver import parse_hostport, parse_nameserver
+
+        if self.format not in FORMATS:
+            raise VerifyInputError(
+                f"--format must be one of {', '.join(FORMATS)} (got {self.format!r})"
+            )
+        if not (self.timeout > 0):
+            raise VerifyInputError(
+                f"--timeout must be > 0 seconds (got {self.timeout!r})"
+            )
+        if int(self.concurrency) < 1:
+            raise VerifyInputError(
+                f"--concurrency must be >= 1 (got {self.concurrency!r})"
+            )
+        for value in self.nameservers:
+            parse_nameserver(value)
+        for value in self.smtp:
+            parse_hostport(value, 587, "--smtp")
+        for ip in self.sender_ips:
+            try:
+                ipaddress.ip_address(ip)
+            except ValueError:
+                raise VerifyInputError(
+                    f"--sender-ip: {ip!r} is not an IP address"
+                ) from None
+        if bool(self.dkim_key) != bool(self.dkim_selector):
+            raise VerifyInputError("--dkim-key and --dkim-selector go together")
+        for port, what in (
+            (self.mta_sts_port, "--mta-sts-port"),
+            (self.smtp_port, "--smtp-port"),
+        ):
+            if not 0 < int(port) < 65536:
+                raise VerifyInputError(f"{what} must be 1..65535 (got {port!r})")
+        for path, what in ((self.ca_file, "--ca-file"), (self.dkim_key, "--dkim-key")):
+            if path is not None:
+                try:
+                    with open(path, "rb"):
+                        pass
+                except OSError as exc:
+                    raise VerifyInputError(
+                        f"{what}: cannot read {path!r}: {exc.strerror or exc}"
+                    ) from None
+
+
+def _load_plan(options: VerifyOptions) -> dict[str, Any]:
+    from .expect import load_json_file, plan_dict
+
+    if options.plan_data is not None:
+        data = plan_dict(options.plan_data)
+    elif options.plan is not None:
+        data = load_json_file(options.plan, "--plan")
+    else:
+        from mailinfra.engine import run_plan
+
+        data = plan_dict(run_plan(options.project, options.stack))
+    if not isinstance(data, Mapping) or not isinstance(data.get("resources"), list):
+        raise VerifyInputError(
+            "--plan: not a mailinfra JSON plan (no 'resources' list)"
+        )
+    return dict(data)
+
+
+def run_verify(options: VerifyOptions) -> tuple[Report, int]:
+    """Check everything the plan declares against what is live. Returns (report, exit code).
+
+    Raises VerifyInputError on bad input (exit 2 at the CLI); planning errors of the
+    program (ConfigError, ProgramError) propagate to the caller unchanged.
+    """
+    from .expect import build_expectations, load_json_file
+    from .resolver import DnsClient, parse_nameserver
+    from .runner import run_checks
+
+    options.validate()
+    plan = _load_plan(options)
+    outputs: Any = options.outputs_data
+    if outputs is None and options.outputs is not None:
+        outputs = load_json_file(options.outputs, "--outputs")
+        if not isinstance(outputs, Mapping):
+            raise VerifyInputError(
+                "--outputs: expected a JSON object (pulumi stack output --json)"
+            )
+    expectations = build_expectations(plan, outputs)
+    nameservers = [parse_nameserver(v) for v in options.nameservers]
+    client = DnsClient(
+        nameservers, timeout=options.timeout, concurrency=int(options.concurrency)
+    )
+    stack = options.stack or str(plan.get("stack") or "")
+    options.stack = stack
+    report = asyncio.run(run_checks(expectations, options, client))
+    return report, report.exit_code

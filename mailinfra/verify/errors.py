@@ -1,0 +1,10 @@
+"""Errors of `mailinfra verify`."""
+
+from __future__ import annotations
+
+__all__ = ["VerifyInputError"]
+
+
+class VerifyInputError(ValueError):
+    """Bad input to verify (a bad --nameserver or --smtp value, an unreadable --plan or
+    --outputs file, ...). The CLI prints the message on one line and exits 2."""

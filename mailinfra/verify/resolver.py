@@ -1,0 +1,364 @@
+"""DNS for `mailinfra verify`: one dnspython async resolver, a per-query timeout and a
+concurrency limit.
+
+Every DNS question verify asks goes through :class:`DnsClient`: the declared records,
+the SPF include tree (pyspf's lookups are routed here, see ``verify.spf``), and the
+addresses of the hosts verify connects to (``mta-sts.<domain>``, MX and relay hosts).
+With ``--nameserver`` the client asks only those servers, else the system resolver's.
+
+A query never raises for a DNS outcome: :class:`DnsAnswer` carries ``ok``, ``nodata``,
+``nxdomain`` or ``error`` (timeout, SERVFAIL, REFUSED, unreachable server, bad name)
+with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import dns.asyncresolver
+import dns.exception
+import dns.message
+import dns.name
+import dns.nameserver
+import dns.rcode
+import dns.rdatatype
+import dns.resolver
+import dns.rrset
+
+from .errors import VerifyInputError
+
+_MAX_CNAME_HOPS = 8
+
+__all__ = ["DnsAnswer", "DnsClient", "Nameserver", "parse_hostport", "parse_nameserver"]
+
+
+@dataclass(frozen=True)
+class Nameserver:
+    host: str  # an IP address
+    port: int = 53
+
+    def __str__(self) -> str:
+        return (
+            f"[{self.host}]:{self.port}"
+            if ":" in self.host
+            else f"{self.host}:{self.port}"
+        )
+
+
+def parse_hostport(value: str, default_port: int, what: str) -> tuple[str, int]:
+    """``HOST``, ``HOST:PORT``, ``[V6]:PORT`` or a bare IPv6 address -> (host, port).
+
+    Raises VerifyInputError naming ``what`` and the bad value.
+    """
+    text = (value or "").strip()
+    if not text:
+        raise VerifyInputError(f"{what}: empty value")
+    host, port_text = text, ""
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            raise VerifyInputError(f"{what}: unclosed '[' in {value!r}")
+        host, rest = text[1:end], text[end + 1 :]
+        if rest:
+            if not rest.startswith(":"):
+                raise VerifyInputError(
+                    f"{what}: expected ':PORT' after ']' in {value!r}"
+                )
+            port_text = rest[1:]
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+    elif text.count(":") > 1:
+        try:
+            ipaddress.IPv6Address(text)
+        except ValueError:
+            raise VerifyInputError(
+                f"{what}: {value!r} is not HOST[:PORT] (write IPv6 as [ADDR]:PORT)"
+            ) from None
+    port = default_port
+    if port_text != "" or text.endswith(":"):
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise VerifyInputError(
+                f"{what}: port must be 1..65535 (got {port_text!r} in {value!r})"
+            )
+        port = int(port_text)
+    host = host.strip().rstrip(".")
+    if not host or any(c.isspace() for c in host) or "/" in host:
+        raise VerifyInputError(f"{what}: bad host in {value!r}")
+    return host, port
+
+
+def parse_nameserver(value: str) -> Nameserver:
+    """Parse ``--nameserver HOST[:PORT]``; a host name is resolved once by the system."""
+    host, port = parse_hostport(value, 53, "--nameserver")
+    try:
+        ipaddress.ip_address(host)
+        return Nameserver(host, port)
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+    except (OSError, UnicodeError) as exc:
+        raise VerifyInputError(
+            f"--nameserver: cannot resolve {host!r}: {exc}"
+        ) from None
+    return Nameserver(str(infos[0][4][0]), port)
+
+
+@dataclass(frozen=True)
+class DnsAnswer:
+    """Outcome of one question. ``texts`` are the rdata of the answer's final RRset in
+    presentation form; TXT rdata are given as their strings joined (see ``txt``)."""
+
+    name: str
+    rdtype: str
+    status: str  # "ok" | "nodata" | "nxdomain" | "error"
+    reason: str = ""
+    rrset: dns.rrset.RRset | None = None
+    response: dns.message.Message | None = field(default=None, repr=False)
+    cname_loop: bool = (
+        False  # the answer's CNAME chain loops or is too long (response kept)
+    )
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def empty(self) -> bool:
+        """NOERROR without data, or NXDOMAIN (a "void" answer in RFC 7208 terms)."""
+        return self.status in ("nodata", "nxdomain")
+
+    def texts(self) -> list[str]:
+        if self.rrset is None:
+            return []
+        if self.rdtype in ("TXT", "SPF"):
+            return self.txt()
+        return [rd.to_text() for rd in self.rrset]
+
+    def txt(self) -> list[str]:
+        """TXT values: each record's character-strings joined (RFC 7208 3.3), decoded as UTF-8."""
+        if self.rrset is None:
+            return []
+        return [b"".join(rd.strings).decode("utf-8", "replace") for rd in self.rrset]
+
+    def txt_bytes(self) -> list[list[bytes]]:
+        if self.rrset is None:
+            return []
+        return [list(rd.strings) for rd in self.rrset]
+
+    def describe(self) -> str:
+        """A short human phrase for messages: 'NXDOMAIN', 'no TXT record', the error reason."""
+        if self.status == "nxdomain":
+            return f"NXDOMAIN for {self.name}"
+        if self.status == "nodata":
+            return f"no {self.rdtype} record at {self.name}"
+        if self.status == "error":
+            return self.reason
+        return f"{len(self.rrset or [])} {self.rdtype} record(s)"
+
+
+def _errors_reason(exc: dns.resolver.NoNameservers) -> str:
+    errors = exc.kwargs.get("errors") or []
+    parts = []
+    for err in errors:
+        server, _tcp, port, what = err[0], err[1], err[2], err[3]
+        if isinstance(what, ConnectionRefusedError):
+            what = "connection refused"
+        elif isinstance(what, dns.exception.Timeout):
+            what = "timeout"
+        parts.append(
+            f"{what} from {server}:{port}"
+            if ":" not in str(server)
+            else f"{what} from [{server}]:{port}"
+        )
+    return "; ".join(dict.fromkeys(parts)) or "all nameservers failed"
+
+
+class DnsClient:
+    """Async DNS questions with a per-query timeout and at most ``concurrency`` in flight.
+
+    ``nameservers`` empty: the system resolver configuration (/etc/resolv.conf).
+    Use from one event loop; :meth:`query_sync` lets a worker thread (pyspf) ask
+    through the same client and the same limit.
+    """
+
+    def __init__(
+        self,
+        nameservers: Sequence[Nameserver] = (),
+        timeout: float = 5.0,
+        concurrency: int = 16,
+    ):
+        if timeout <= 0:
+            raise VerifyInputError(f"--timeout must be > 0 (got {timeout!r})")
+        if concurrency < 1:
+            raise VerifyInputError(f"--concurrency must be >= 1 (got {concurrency!r})")
+        self.nameservers = tuple(nameservers)
+        self.timeout = float(timeout)
+        self.concurrency = concurrency
+        if self.nameservers:
+            resolver = dns.asyncresolver.Resolver(configure=False)
+            resolver.nameservers = [
+                dns.nameserver.Do53Nameserver(ns.host, ns.port)
+                for ns in self.nameservers
+            ]
+        else:
+            try:
+                resolver = dns.asyncresolver.Resolver(configure=True)
+            except dns.resolver.NoResolverConfiguration as exc:
+                raise VerifyInputError(
+                    f"no --nameserver given and no system resolver: {exc}"
+                ) from None
+        resolver.cache = None
+        resolver.retry_servfail = False
+        resolver.timeout = self.timeout
+        resolver.lifetime = self.timeout
+        resolver.search = []
+        resolver.use_search_by_default = False
+        self._resolver = resolver
+        self._sem: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.queries = 0
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if self._sem is None or self._loop is not loop:
+            self._sem = asyncio.Semaphore(self.concurrency)
+            self._loop = loop
+        return self._sem
+
+    async def query(self, name: str, rdtype: str, *, hops: int = 0) -> DnsAnswer:
+        """Ask one question; never raises for DNS outcomes."""
+        rdtype = rdtype.upper()
+        display = name.rstrip(".").lower()
+        try:
+            qname = dns.name.from_text(display or ".")
+        except (dns.exception.DNSException, UnicodeError) as exc:
+            return DnsAnswer(
+                display, rdtype, "error", f"invalid name {display!r}: {exc}"
+            )
+        async with self._semaphore():
+            self.queries += 1
+            try:
+                answer = await self._resolver.resolve(
+                    qname,
+                    rdtype,
+                    raise_on_no_answer=False,
+                    lifetime=self.timeout,
+                    search=False,
+                )
+            except dns.resolver.NXDOMAIN as exc:
+                responses = exc.responses()
+                return DnsAnswer(
+                    display,
+                    rdtype,
+                    "nxdomain",
+                    "NXDOMAIN",
+                    response=next(iter(responses.values()), None),
+                )
+            except dns.resolver.LifetimeTimeout:
+                return DnsAnswer(
+                    display,
+                    rdtype,
+                    "error",
+                    f"timeout after {self.timeout:g}s asking {rdtype} {display}",
+                )
+            except dns.exception.Timeout:
+                return DnsAnswer(
+                    display,
+                    rdtype,
+                    "error",
+                    f"timeout after {self.timeout:g}s asking {rdtype} {display}",
+                )
+            except dns.resolver.NoNameservers as exc:
+                errors = exc.kwargs.get("errors") or []
+                loops = [
+                    e[4]
+                    for e in errors
+                    if isinstance(e[3], dns.message.ChainTooLong) and e[4] is not None
+                ]
+                if loops:
+                    return DnsAnswer(
+                        display,
+                        rdtype,
+                        "error",
+                        f"{rdtype} {display}: CNAME loop or chain too long",
+                        response=loops[0],
+                        cname_loop=True,
+                    )
+                return DnsAnswer(
+                    display,
+                    rdtype,
+                    "error",
+                    f"{rdtype} {display}: {_errors_reason(exc)}",
+                )
+            except dns.resolver.YXDOMAIN:
+                return DnsAnswer(
+                    display, rdtype, "error", f"{rdtype} {display}: YXDOMAIN"
+                )
+            except (
+                dns.exception.DNSException,
+                OSError,
+                UnicodeError,
+                ValueError,
+            ) as exc:
+                return DnsAnswer(
+                    display,
+                    rdtype,
+                    "error",
+                    f"{rdtype} {display}: {type(exc).__name__}: {exc}",
+                )
+        if answer.rrset is None:
+            target = answer.canonical_name
+            if target != qname and rdtype != "CNAME" and hops < _MAX_CNAME_HOPS:
+                # an authoritative server stops at a CNAME leaving its zone: follow it
+                # like a recursive resolver would
+                follow = await self.query(
+                    target.to_text(omit_final_dot=True), rdtype, hops=hops + 1
+                )
+                return DnsAnswer(
+                    display,
+                    rdtype,
+                    follow.status,
+                    follow.reason,
+                    follow.rrset,
+                    follow.response,
+                    follow.cname_loop,
+                )
+            return DnsAnswer(
+                display, rdtype, "nodata", "NOERROR, no data", response=answer.response
+            )
+        return DnsAnswer(
+            display, rdtype, "ok", rrset=answer.rrset, response=answer.response
+        )
+
+    def query_sync(
+        self, name: str, rdtype: str, loop: asyncio.AbstractEventLoop
+    ) -> DnsAnswer:
+        """Ask from a worker thread through ``loop`` (the loop must be running elsewhere)."""
+        future = asyncio.run_coroutine_threadsafe(self.query(name, rdtype), loop)
+        return future.result(timeout=self.timeout * 4 + 5)
+
+    async def addresses(self, host: str) -> tuple[list[str], str]:
+        """A and AAAA of ``host`` (an IP literal is returned as is).
+
+        Returns (addresses, problem): problem is "" when at least one address was found,
+        else the reason (NXDOMAIN, no address, or the DNS error).
+        """
+        try:
+            return [str(ipaddress.ip_address(host))], ""
+        except ValueError:
+            pass
+        a, aaaa = await asyncio.gather(self.query(host, "A"), self.query(host, "AAAA"))
+        found = a.texts() + aaaa.texts()
+        if found:
+            return found, ""
+        for ans in (a, aaaa):
+            if ans.status == "error":
+                return [], ans.reason
+        if a.status == "nxdomain":
+            return [], f"NXDOMAIN for {host}"
+        return [], f"no A/AAAA record for {host}"

@@ -1,0 +1,479 @@
+"""Shared machinery of the mailinfra-security pack: environments, levels, props, policies.
+
+Enforcement by environment (the honest design under the real CLI)
+-----------------------------------------------------------------
+CrossGuard fixes one enforcement level per policy for a whole run: the engine reads it
+from the pack (``GetAnalyzerInfo``), overlays ``--policy-pack-config`` and sends the
+result back (``Configure``); a validation cannot pick a level per violation. So the
+level of every policy is a function of the *environment*, evaluated when the engine
+asks for it:
+
+1. ``LEVELS[policy][environment]`` is the table (e.g. ``spf-hard-fail``: advisory in
+   dev, mandatory in staging and prod).
+2. The environment is resolved from the policy-pack process: the CLI starts the pack
+   with ``PULUMI_CONFIG`` (the stack's config as JSON), ``PULUMI_PROJECT`` and
+   ``PULUMI_STACK``. ``<project>:environment`` wins, else the stack name
+   (``prod``/``production``/``*-prod``...), else ``prod`` (strictest).
+3. ``EnvPolicy.enforcement_level`` is a property that evaluates 1 with 2, so what
+   ``GetAnalyzerInfo`` reports is already environment-specific and the engine enforces
+   it natively.
+4. Policy config comes last, as CrossGuard applies it: ``all`` / per-policy
+   ``enforcementLevel`` overrides the table. ``policy_config_for(env)`` renders a full
+   ``--policy-pack-config`` file (``enforcementLevel`` *and* ``environment`` for every
+   policy); the shipped ``policies/config/<env>.json`` are those files. A bare
+   ``environment`` property in policy config is visible to rules (``get_config()``)
+   but cannot change a level on its own: the CLI fixes levels before a rule runs.
+
+``mailinfra.policyrun`` reproduces 2-4 exactly: it sets the same three variables,
+reads ``policy.enforcement_level`` and reconciles the policy config the way the engine
+does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    Secret,
+    Severity,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+from pulumi_policy.proxy import UnknownValueError
+
+__all__ = [
+    "ENVIRONMENTS",
+    "LEVELS",
+    "REMEDIATION",
+    "SEVERITY",
+    "UNKNOWN",
+    "EnvResourcePolicy",
+    "EnvStackPolicy",
+    "environment_from_stack",
+    "is_unknown",
+    "level_for",
+    "plain",
+    "policy_config_for",
+    "process_environment",
+    "resource_policy",
+    "stack_config",
+    "stack_policy",
+]
+
+ENVIRONMENTS = ("dev", "staging", "prod")
+MANDATORY = EnforcementLevel.MANDATORY
+ADVISORY = EnforcementLevel.ADVISORY
+
+# Shorthand level rows: (dev, staging, prod).
+ALWAYS = (MANDATORY, MANDATORY, MANDATORY)
+PROD_STAGING = (ADVISORY, MANDATORY, MANDATORY)
+PROD_ONLY = (ADVISORY, ADVISORY, MANDATORY)
+
+LEVELS: dict[str, dict[str, EnforcementLevel]] = {}
+REMEDIATION: dict[str, str] = {}
+SEVERITY: dict[str, Severity] = {}
+
+
+# --------------------------------------------------------------------------- values
+
+
+class _Unknown:
+    """A property a preview cannot know yet (the engine's unknown sentinel)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<unknown>"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+UNKNOWN = _Unknown()
+
+_SENTINELS = frozenset(
+    {
+        "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7",
+        "3eeb2bf0-c639-47a8-9e75-3b44932eb421",
+        "04da6b54-80e4-46f7-96ec-b56ff0331ba9",
+        "6a19a0b0-7e62-4c92-b797-7f8e31da9cc2",
+        "030794c1-ac77-496b-92df-f27374a8bd58",
+        "e48ece36-62e2-4504-bad9-02848725956a",
+        "dd056dcd-154b-4c76-9bd3-c8f88648b5ff",
+    }
+)
+
+
+def is_unknown(value: Any) -> bool:
+    return value is UNKNOWN or (isinstance(value, str) and value in _SENTINELS)
+
+
+def plain(value: Any) -> Any:
+    """Props (CrossGuard's unknown-checking proxies) -> plain dict/list, unknowns -> UNKNOWN.
+
+    Never raises on an unknown: reading a proxied unknown raises UnknownValueError, which
+    is caught per item. Secrets (pulumi_policy.Secret) are unwrapped, as CrossGuard does.
+    """
+    if isinstance(value, Secret):
+        return plain(value.value)
+    if isinstance(value, str):
+        return UNKNOWN if value in _SENTINELS else value
+    if value is UNKNOWN or value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key in list(iter(value)):
+            try:
+                item = value[key]
+            except UnknownValueError:
+                out[key] = UNKNOWN
+                continue
+            out[key] = plain(item)
+        return out
+    if isinstance(value, Sequence):
+        items: list[Any] = []
+        for index in range(len(value)):
+            try:
+                items.append(plain(value[index]))
+            except UnknownValueError:
+                items.append(UNKNOWN)
+        return items
+    if type(value).__name__ == "_Unknown":  # mailinfra.values.UNKNOWN, without importing it
+        return UNKNOWN
+    return value
+
+
+def get(props: Any, *path: str | int) -> Any:
+    """props[a][b]...: None when missing or of the wrong shape, UNKNOWN when unknown."""
+    current = props
+    for key in path:
+        if is_unknown(current):
+            return UNKNOWN
+        if isinstance(key, int):
+            if not isinstance(current, list) or key >= len(current):
+                return None
+            current = current[key]
+        else:
+            if not isinstance(current, Mapping):
+                return None
+            current = current.get(key)
+        if current is None:
+            return None
+    return UNKNOWN if is_unknown(current) else current
+
+
+def as_list(value: Any) -> list[Any]:
+    """A list property: [] when missing/unknown; a scalar becomes a one-item list."""
+    if value is None or is_unknown(value):
+        return []
+    if isinstance(value, list):
+        return value
+    if isinstance(value, tuple):
+        return list(value)
+    return [value]
+
+
+def as_json(value: Any) -> Any:
+    """A policy document / provider config may be a JSON string or already an object."""
+    if isinstance(value, str) and not is_unknown(value):
+        stripped = value.strip()
+        if stripped[:1] in ("{", "["):
+            try:
+                return json.loads(stripped)
+            except ValueError:
+                return None
+    return value
+
+
+def as_int(value: Any) -> int | None:
+    if isinstance(value, bool) or value is None or is_unknown(value):
+        return None
+    if isinstance(value, (int, float)):
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def as_bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return None
+
+
+# ----------------------------------------------------------------- environment
+
+
+def environment_from_stack(stack: str | None) -> str | None:
+    """Stack name -> environment: 'prod', 'acme/mail/production', 'prod-eu' -> 'prod'."""
+    if not stack:
+        return None
+    name = stack.rsplit("/", 1)[-1].lower()
+    aliases = {
+        "prod": "prod", "production": "prod", "prd": "prod", "live": "prod",
+        "staging": "staging", "stage": "staging", "stg": "staging", "preprod": "staging",
+        "dev": "dev", "development": "dev", "test": "dev", "sandbox": "dev",
+    }
+    if name in aliases:
+        return aliases[name]
+    for part in name.replace("_", "-").split("-"):
+        if part in aliases:
+            return aliases[part]
+    return None
+
+
+def _normalize_env(value: Any) -> str | None:
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ENVIRONMENTS:
+            return lowered
+        return environment_from_stack(lowered)
+    return None
+
+
+def _process_config() -> dict[str, Any]:
+    raw = os.environ.get("PULUMI_CONFIG")
+    if not raw:
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def stack_config(key: str, project: str | None = None) -> Any:
+    """A stack config value as the CLI hands it to the pack (PULUMI_CONFIG).
+
+    ``key`` is 'ns:key' or a bare key (then the project namespace). Object values arrive
+    JSON-encoded and are decoded. None when absent.
+    """
+    config = _process_config()
+    if ":" not in key:
+        key = f"{project or os.environ.get('PULUMI_PROJECT') or 'mailinfra'}:{key}"
+    value = config.get(key)
+    return as_json(value) if value is not None else None
+
+
+def project_config() -> dict[str, Any]:
+    """Every '<project>:*' key of the stack config, namespace stripped, values decoded."""
+    project = os.environ.get("PULUMI_PROJECT") or "mailinfra"
+    out: dict[str, Any] = {}
+    for key, value in _process_config().items():
+        ns, _, bare = key.partition(":")
+        if ns == project and bare:
+            out[bare] = as_json(value)
+    return out
+
+
+def process_environment() -> str:
+    """The environment of this pack process: <project>:environment, else the stack name, else prod."""
+    env = _normalize_env(stack_config("environment"))
+    if env is None:
+        env = environment_from_stack(os.environ.get("PULUMI_STACK"))
+    return env or "prod"
+
+
+def resolve_environment(config: Mapping[str, Any] | None = None) -> str:
+    """For rules: policy config 'environment', else the process environment."""
+    if config:
+        env = _normalize_env(config.get("environment"))
+        if env:
+            return env
+    return process_environment()
+
+
+def level_for(policy_name: str, environment: str) -> EnforcementLevel:
+    row = LEVELS.get(policy_name)
+    if row is None:
+        return MANDATORY
+    return row.get(environment, MANDATORY)
+
+
+def policy_config_for(environment: str, names: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+    """A complete --policy-pack-config for one environment (levels + environment)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in names if names is not None else sorted(LEVELS):
+        out[name] = {"enforcementLevel": level_for(name, environment).value, "environment": environment}
+    return out
+
+
+# -------------------------------------------------------------------- policies
+
+_ENV_PROPERTY = {
+    "type": "string",
+    "enum": list(ENVIRONMENTS),
+    "description": "Environment (dev|staging|prod); rendered with the level by policy_config_for().",
+}
+
+
+class EnvResourcePolicy(ResourceValidationPolicy):
+    """A resource policy whose enforcement level follows the environment (see module doc)."""
+
+    @property  # type: ignore[override]
+    def enforcement_level(self) -> EnforcementLevel:
+        return level_for(self.name, process_environment())
+
+    @enforcement_level.setter
+    def enforcement_level(self, _value: Any) -> None:  # the LEVELS table decides
+        return None
+
+
+class EnvStackPolicy(StackValidationPolicy):
+    """A stack policy whose enforcement level follows the environment (see module doc)."""
+
+    @property  # type: ignore[override]
+    def enforcement_level(self) -> EnforcementLevel:
+        return level_for(self.name, process_environment())
+
+    @enforcement_level.setter
+    def enforcement_level(self, _value: Any) -> None:
+        return None
+
+
+Report = Callable[..., None]
+
+
+def _register(name: str, levels: tuple[EnforcementLevel, ...], severity: Severity, remediation: str) -> None:
+    if name in LEVELS:
+        raise ValueError(f"duplicate policy name {name!r}")
+    LEVELS[name] = dict(zip(ENVIRONMENTS, levels))
+    REMEDIATION[name] = remediation
+    SEVERITY[name] = severity
+
+
+def _schema(config: Mapping[str, Mapping[str, Any]] | None) -> PolicyConfigSchema:
+    properties: dict[str, dict[str, Any]] = {"environment": dict(_ENV_PROPERTY)}
+    for key, spec in (config or {}).items():
+        properties[key] = dict(spec)
+    return PolicyConfigSchema(properties=properties)
+
+
+def defaults(config_schema: Mapping[str, Mapping[str, Any]] | None, given: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Policy config with schema defaults filled in (the engine does the same)."""
+    out = {key: spec["default"] for key, spec in (config_schema or {}).items() if "default" in spec}
+    out.update(dict(given or {}))
+    return out
+
+
+def resource_policy(
+    name: str,
+    description: str,
+    *,
+    types: Iterable[str] | None,
+    check: Callable[[str, dict[str, Any], ResourceValidationArgs, dict[str, Any]], Iterable[str]],
+    severity: Severity,
+    remediation: str,
+    levels: tuple[EnforcementLevel, ...] = ALWAYS,
+    config: Mapping[str, Mapping[str, Any]] | None = None,
+) -> EnvResourcePolicy:
+    """A resource policy filtered on type tokens (``types=None``: every type).
+
+    ``check(type, props, args, config) -> messages``: props are plain (see ``plain``),
+    config has schema defaults. Every message becomes one violation.
+    """
+    _register(name, levels, severity, remediation)
+    wanted = None if types is None else frozenset(types)
+    schema_props = dict(config or {})
+
+    def validate(args: ResourceValidationArgs, report: Report) -> None:
+        if wanted is not None and args.resource_type not in wanted:
+            return
+        props = plain(args.props)
+        if not isinstance(props, dict):
+            return
+        cfg = defaults(schema_props, args.get_config())
+        for message in check(args.resource_type, props, args, cfg):
+            report(message)
+
+    return EnvResourcePolicy(
+        name=name,
+        description=f"{description} Remediation: {remediation}",
+        validate=validate,
+        enforcement_level=MANDATORY,
+        config_schema=_schema(schema_props),
+        severity=severity,
+        remediation_steps=remediation,
+    )
+
+
+def stack_policy(
+    name: str,
+    description: str,
+    *,
+    check: Callable[[StackValidationArgs, dict[str, Any]], Iterable[tuple[str, str | None]]],
+    severity: Severity,
+    remediation: str,
+    levels: tuple[EnforcementLevel, ...] = ALWAYS,
+    config: Mapping[str, Mapping[str, Any]] | None = None,
+) -> EnvStackPolicy:
+    """A stack policy; ``check(args, config)`` yields (message, urn or None)."""
+    _register(name, levels, severity, remediation)
+    schema_props = dict(config or {})
+
+    def validate(args: StackValidationArgs, report: Report) -> None:
+        cfg = defaults(schema_props, args.get_config())
+        for message, urn in check(args, cfg):
+            report(message, urn)
+
+    return EnvStackPolicy(
+        name=name,
+        description=f"{description} Remediation: {remediation}",
+        validate=validate,
+        enforcement_level=MANDATORY,
+        config_schema=_schema(schema_props),
+        severity=severity,
+        remediation_steps=remediation,
+    )
+
+
+# ------------------------------------------------------------- stack helpers
+
+
+class StackView:
+    """Plain-prop view of StackValidationArgs.resources, built once (linear)."""
+
+    def __init__(self, args: StackValidationArgs) -> None:
+        self.resources = list(args.resources)
+        self.props: dict[str, dict[str, Any]] = {}
+        self.by_urn: dict[str, Any] = {}
+        for resource in self.resources:
+            p = plain(resource.props)
+            self.props[resource.urn] = p if isinstance(p, dict) else {}
+            self.by_urn[resource.urn] = resource
+
+    def of_type(self, *types: str) -> list[Any]:
+        wanted = set(types)
+        return [r for r in self.resources if r.resource_type in wanted]
+
+
+def provider_props(provider: Any) -> dict[str, Any]:
+    if provider is None:
+        return {}
+    p = plain(getattr(provider, "props", None) or {})
+    return p if isinstance(p, dict) else {}
+
+
+def resource_region(props: Mapping[str, Any], provider: Any) -> Any:
+    """Region of an AWS resource: its own `region` input (pulumi-aws v7), else its
+    provider's `region`, else the stack's `aws:region`. None when undeterminable."""
+    region = get(props, "region")
+    if region is not None:
+        return region
+    region = get(provider_props(provider), "region")
+    if region is not None:
+        return region
+    value = stack_config("aws:region")
+    return value if isinstance(value, str) else None

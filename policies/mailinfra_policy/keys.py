@@ -1,0 +1,271 @@
+"""Key rules: KMS keys, key policies, the DNSSEC KSK, Secrets Manager."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterator
+from typing import Any
+
+from pulumi_policy import ResourceValidationArgs, Severity
+
+from .common import (
+    PROD_ONLY,
+    PROD_STAGING,
+    as_bool,
+    as_int,
+    as_json,
+    as_list,
+    get,
+    is_unknown,
+    resource_policy,
+    resource_region,
+)
+
+KMS_KEY = "aws:kms/key:Key"
+KMS_KEY_POLICY = "aws:kms/keyPolicy:KeyPolicy"
+SECRET = "aws:secretsmanager/secret:Secret"
+
+DNSSEC_SPEC = "ECC_NIST_P256"
+DNSSEC_USAGE = "SIGN_VERIFY"
+DNSSEC_REGION = "us-east-1"
+DNSSEC_SERVICE = "dnssec-route53.amazonaws.com"
+DNSSEC_ACTIONS = ("kms:DescribeKey", "kms:GetPublicKey", "kms:Sign")
+DESTRUCTIVE_ACTIONS = ("kms:DisableKey", "kms:ScheduleKeyDeletion", "kms:DisableKeyRotation")
+
+
+def key_spec(props: dict[str, Any]) -> Any:
+    spec = get(props, "keySpec")
+    if spec is None:
+        spec = get(props, "customerMasterKeySpec")
+    return "SYMMETRIC_DEFAULT" if spec is None else spec
+
+
+def is_symmetric(props: dict[str, Any]) -> bool | None:
+    """True / False, or None when the spec is unknown."""
+    spec = key_spec(props)
+    if is_unknown(spec):
+        return None
+    return spec == "SYMMETRIC_DEFAULT"
+
+
+def is_dnssec_ksk(props: dict[str, Any]) -> bool:
+    return key_spec(props) == DNSSEC_SPEC and get(props, "keyUsage") == DNSSEC_USAGE
+
+
+# --------------------------------------------------------------- policy docs
+
+
+def statements(document: Any) -> list[dict[str, Any]]:
+    doc = as_json(document)
+    if not isinstance(doc, dict):
+        return []
+    return [s for s in as_list(as_json(doc.get("Statement"))) if isinstance(s, dict)]
+
+
+def _strings(value: Any) -> list[str]:
+    return [v for v in as_list(value) if isinstance(v, str)]
+
+
+def action_matches(pattern: str, action: str) -> bool:
+    """IAM wildcard match, case-insensitive ('kms:Disable*' matches 'kms:DisableKey')."""
+    return fnmatch.fnmatchcase(action.lower(), pattern.lower())
+
+
+def grants(statement: dict[str, Any], action: str) -> bool:
+    if "NotAction" in statement:
+        return not any(action_matches(p, action) for p in _strings(statement["NotAction"]))
+    return any(action_matches(p, action) for p in _strings(statement.get("Action")))
+
+
+def principals(statement: dict[str, Any]) -> list[str]:
+    principal = statement.get("Principal")
+    if isinstance(principal, str):
+        return [principal]
+    if isinstance(principal, dict):
+        out: list[str] = []
+        for value in principal.values():
+            out.extend(_strings(value))
+        return out
+    return []
+
+
+def has_mfa_condition(statement: dict[str, Any], expect: bool = True) -> bool:
+    condition = statement.get("Condition")
+    if not isinstance(condition, dict):
+        return False
+    for operator, body in condition.items():
+        if not isinstance(operator, str) or not operator.startswith("Bool") or not isinstance(body, dict):
+            continue
+        for key, value in body.items():
+            if key.lower() == "aws:multifactorauthpresent":
+                values = {str(v).lower() for v in as_list(value)}
+                if str(expect).lower() in values:
+                    return True
+    return False
+
+
+def _policy_document(type_: str, props: dict[str, Any]) -> Any:
+    return get(props, "policy")
+
+
+# ---------------------------------------------------------------------- rules
+
+
+def _rotation(type_: str, props: dict[str, Any], args: ResourceValidationArgs, cfg: dict[str, Any]) -> Iterator[str]:
+    if is_symmetric(props) is not True or get(props, "keyUsage") not in (None, "ENCRYPT_DECRYPT"):
+        return  # asymmetric (DNSSEC KSK, signing) and HMAC keys are exempt: AWS cannot rotate them
+    enabled = get(props, "enableKeyRotation")
+    if is_unknown(enabled):
+        return
+    if as_bool(enabled) is not True:
+        yield f"symmetric KMS key must set enableKeyRotation: true (got {enabled!r})"
+        return
+    period = get(props, "rotationPeriodInDays")
+    days = as_int(period)
+    limit = int(cfg["maxRotationDays"])
+    if days is not None and days > limit:
+        yield f"rotationPeriodInDays is {days}, over the {limit}-day maximum"
+
+
+def _dnssec(type_: str, props: dict[str, Any], args: ResourceValidationArgs, cfg: dict[str, Any]) -> Iterator[str]:
+    if is_symmetric(props) is not False:
+        return
+    spec, usage = key_spec(props), get(props, "keyUsage")
+    if is_unknown(spec) or is_unknown(usage):
+        return
+    if spec != DNSSEC_SPEC or usage != DNSSEC_USAGE:
+        if spec == DNSSEC_SPEC or usage == DNSSEC_USAGE:
+            yield (f"a DNSSEC KSK key must be {DNSSEC_SPEC} with keyUsage {DNSSEC_USAGE} "
+                   f"(got keySpec {spec!r}, keyUsage {usage!r})")
+        return
+    region = resource_region(props, args.provider)
+    if region is not None and not is_unknown(region) and region != DNSSEC_REGION:
+        yield f"a Route53 DNSSEC KSK key must live in {DNSSEC_REGION} (got {region!r})"
+    document = _policy_document(type_, props)
+    if is_unknown(document):
+        return
+    allowed: set[str] = set()
+    for statement in statements(document):
+        if statement.get("Effect") != "Allow":
+            continue
+        if DNSSEC_SERVICE in principals(statement):
+            allowed.update(a for a in DNSSEC_ACTIONS if grants(statement, a))
+    missing = [a for a in DNSSEC_ACTIONS if a not in allowed]
+    if missing:
+        yield f"key policy must allow {DNSSEC_SERVICE} {', '.join(missing)}"
+
+
+def _deletion_window(type_: str, props: dict[str, Any], args: ResourceValidationArgs, cfg: dict[str, Any]) -> Iterator[str]:
+    value = get(props, "deletionWindowInDays")
+    days = as_int(value)
+    minimum = int(cfg["minDays"])
+    if days is not None and days < minimum:  # missing: AWS default 30
+        yield f"deletionWindowInDays is {days}, below {minimum}"
+
+
+def _protected(type_: str, props: dict[str, Any], args: ResourceValidationArgs, cfg: dict[str, Any]) -> Iterator[str]:
+    if not getattr(args.opts, "protect", False):
+        yield "KMS key is not protected: set ResourceOptions(protect=True)"
+
+
+def _wildcard_principal(type_: str, props: dict[str, Any], args: ResourceValidationArgs, cfg: dict[str, Any]) -> Iterator[str]:
+    for index, statement in enumerate(statements(_policy_document(type_, props))):
+        if statement.get("Effect") == "Allow" and "*" in principals(statement):
+            yield f"key policy statement {statement.get('Sid', index)!r} allows the wildcard principal '*'"
+
+
+def _mfa(type_: str, props: dict[str, Any], args: ResourceValidationArgs, cfg: dict[str, Any]) -> Iterator[str]:
+    stmts = statements(_policy_document(type_, props))
+    # A Deny of the destructive actions when MFA is absent covers every Allow.
+    denied = {
+        action
+        for s in stmts
+        if s.get("Effect") == "Deny" and has_mfa_condition(s, expect=False)
+        for action in DESTRUCTIVE_ACTIONS
+        if grants(s, action)
+    }
+    for index, statement in enumerate(stmts):
+        if statement.get("Effect") != "Allow" or has_mfa_condition(statement):
+            continue
+        bad = [a for a in DESTRUCTIVE_ACTIONS if grants(statement, a) and a not in denied]
+        if bad:
+            yield (f"key policy statement {statement.get('Sid', index)!r} allows {', '.join(bad)} "
+                   "without an aws:MultiFactorAuthPresent condition")
+
+
+def _lockout(type_: str, props: dict[str, Any], args: ResourceValidationArgs, cfg: dict[str, Any]) -> Iterator[str]:
+    if as_bool(get(props, "bypassPolicyLockoutSafetyCheck")) is True:
+        yield "bypassPolicyLockoutSafetyCheck is true"
+
+
+def _secret_cmk(type_: str, props: dict[str, Any], args: ResourceValidationArgs, cfg: dict[str, Any]) -> Iterator[str]:
+    key = get(props, "kmsKeyId")
+    if is_unknown(key):
+        return  # the CMK's ARN, known after create
+    if not key:
+        yield "secret has no kmsKeyId: it would be encrypted with the AWS-managed key aws/secretsmanager"
+    elif isinstance(key, str) and key.endswith("alias/aws/secretsmanager"):
+        yield "secret uses the AWS-managed key aws/secretsmanager, not a customer-managed key"
+
+
+POLICIES = [
+    resource_policy(
+        "kms-symmetric-key-rotation",
+        "Symmetric KMS keys rotate automatically, at most every maxRotationDays (365) days.",
+        types=[KMS_KEY], check=_rotation, severity=Severity.HIGH,
+        remediation="Set enableKeyRotation=True and rotationPeriodInDays <= 365 on aws.kms.Key.",
+        levels=PROD_STAGING,
+        config={"maxRotationDays": {"type": "integer", "default": 365, "minimum": 90, "maximum": 2560}},
+    ),
+    resource_policy(
+        "kms-dnssec-ksk",
+        "Asymmetric KMS keys used as Route53 DNSSEC KSKs are ECC_NIST_P256 SIGN_VERIFY, live in "
+        "us-east-1 and let dnssec-route53.amazonaws.com DescribeKey, GetPublicKey and Sign. They are "
+        "exempt from rotation rules.",
+        types=[KMS_KEY], check=_dnssec, severity=Severity.HIGH,
+        remediation="Create the KSK key with key_spec='ECC_NIST_P256', key_usage='SIGN_VERIFY', through a "
+        "us-east-1 provider, and a key policy statement for the dnssec-route53.amazonaws.com service.",
+    ),
+    resource_policy(
+        "kms-deletion-window",
+        "KMS keys keep a deletion window of at least minDays (30) days.",
+        types=[KMS_KEY], check=_deletion_window, severity=Severity.MEDIUM,
+        remediation="Set deletionWindowInDays=30 on aws.kms.Key (or leave it unset: AWS defaults to 30).",
+        levels=PROD_ONLY,
+        config={"minDays": {"type": "integer", "default": 30, "minimum": 7, "maximum": 30}},
+    ),
+    resource_policy(
+        "kms-key-protected",
+        "KMS keys are protected against deletion by Pulumi (resource option protect).",
+        types=[KMS_KEY], check=_protected, severity=Severity.HIGH,
+        remediation="Pass opts=ResourceOptions(protect=True) to aws.kms.Key.",
+        levels=PROD_ONLY,
+    ),
+    resource_policy(
+        "kms-no-wildcard-principal",
+        "KMS key policies never allow the wildcard principal '*'.",
+        types=[KMS_KEY, KMS_KEY_POLICY], check=_wildcard_principal, severity=Severity.CRITICAL,
+        remediation="Name the account root, roles or services in Principal instead of '*'.",
+    ),
+    resource_policy(
+        "kms-destructive-actions-require-mfa",
+        "Key policies allow kms:Disable* and kms:ScheduleKeyDeletion only under an "
+        "aws:MultiFactorAuthPresent condition (or deny them without MFA).",
+        types=[KMS_KEY, KMS_KEY_POLICY], check=_mfa, severity=Severity.HIGH,
+        remediation="Add Condition {'Bool': {'aws:MultiFactorAuthPresent': 'true'}} to statements that allow "
+        "the destructive actions, or a Deny statement for them with BoolIfExists ... 'false'.",
+        levels=PROD_STAGING,
+    ),
+    resource_policy(
+        "kms-no-lockout-bypass",
+        "KMS keys never set bypassPolicyLockoutSafetyCheck.",
+        types=[KMS_KEY, KMS_KEY_POLICY], check=_lockout, severity=Severity.HIGH,
+        remediation="Remove bypass_policy_lockout_safety_check (default false).",
+    ),
+    resource_policy(
+        "secrets-customer-managed-key",
+        "Secrets Manager secrets are encrypted under a customer-managed KMS key.",
+        types=[SECRET], check=_secret_cmk, severity=Severity.HIGH,
+        remediation="Set kms_key_id to the stack's customer-managed KMS key ARN.",
+    ),
+]

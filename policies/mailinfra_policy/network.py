@@ -1,0 +1,234 @@
+"""Network rules: security groups (inline and separate rules) and Cloudflare zone TLS.
+
+MX marker: inbound 25 from the world is allowed only on a security group tagged
+``mailinfra:role = mx``. A separate rule resource (``aws.ec2.SecurityGroupRule``,
+``aws.vpc.SecurityGroupIngressRule``) is matched to its group through the property
+dependency of ``securityGroupId`` (the group's id is unknown during preview, the
+dependency is not), else through a known id equal to a group's ``id`` output. A
+``SecurityGroupIngressRule`` may also carry the tag itself. A rule whose group is
+outside the stack (a literal ``sg-...`` with no group in the program) cannot be shown
+to be an MX host and is reported.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterator
+from typing import Any
+
+from pulumi_policy import ResourceValidationArgs, Severity, StackValidationArgs
+
+from .common import (
+    StackView,
+    as_int,
+    as_json,
+    as_list,
+    get,
+    is_unknown,
+    resource_policy,
+    stack_policy,
+)
+
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+SG_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
+SG_INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+SG_TYPES = (SECURITY_GROUP, SG_RULE, SG_INGRESS)
+ZONE_SETTING = "cloudflare:index/zoneSetting:ZoneSetting"
+CF_RECORD = "cloudflare:index/dnsRecord:DnsRecord"
+
+MX_TAG_KEY = "mailinfra:role"
+MX_TAG_VALUE = "mx"
+ADMIN_PORTS = (22, 3389)
+SUBMISSION_PORTS = (587, 465, 2587)
+_NON_PORT_PROTOCOLS = {"icmp", "1", "icmpv6", "58"}
+
+
+def is_world(cidr: Any) -> bool:
+    if not isinstance(cidr, str) or is_unknown(cidr):
+        return False
+    try:
+        return ipaddress.ip_network(cidr.strip(), strict=False).prefixlen == 0
+    except ValueError:
+        return False
+
+
+def ingress_entries(type_: str, props: dict[str, Any]) -> list[tuple[int | None, int | None, str, list[Any]]]:
+    """(fromPort, toPort, protocol, cidrs) for every ingress permission the resource declares."""
+    out: list[tuple[int | None, int | None, str, list[Any]]] = []
+    if type_ == SECURITY_GROUP:
+        for rule in as_list(get(props, "ingress")):
+            if isinstance(rule, dict):
+                cidrs = as_list(rule.get("cidrBlocks")) + as_list(rule.get("ipv6CidrBlocks"))
+                out.append((as_int(rule.get("fromPort")), as_int(rule.get("toPort")), str(rule.get("protocol", "")), cidrs))
+    elif type_ == SG_RULE:
+        if get(props, "type") == "ingress":
+            cidrs = as_list(get(props, "cidrBlocks")) + as_list(get(props, "ipv6CidrBlocks"))
+            out.append((as_int(get(props, "fromPort")), as_int(get(props, "toPort")), str(get(props, "protocol") or ""), cidrs))
+    elif type_ == SG_INGRESS:
+        cidrs = [c for c in (get(props, "cidrIpv4"), get(props, "cidrIpv6")) if c is not None]
+        out.append((as_int(get(props, "fromPort")), as_int(get(props, "toPort")), str(get(props, "ipProtocol") or ""), cidrs))
+    return out
+
+
+def opens_to_world(entry: tuple[int | None, int | None, str, list[Any]], port: int) -> bool:
+    from_port, to_port, protocol, cidrs = entry
+    protocol = protocol.lower()
+    if protocol in _NON_PORT_PROTOCOLS or not any(is_world(c) for c in cidrs):
+        return False
+    if protocol in ("-1", "all"):
+        return True
+    if from_port is None or to_port is None:
+        return False
+    if from_port in (-1,) and to_port in (-1,):
+        return True
+    return from_port <= port <= to_port
+
+
+def _world_ports(ports: tuple[int, ...], what: str):
+    def check(type_: str, props: dict[str, Any], args: ResourceValidationArgs, cfg: dict[str, Any]) -> Iterator[str]:
+        allowed = {int(p) for p in as_list(cfg.get("allowedPorts")) if as_int(p) is not None}
+        for entry in ingress_entries(type_, props):
+            open_ports = [p for p in ports if p not in allowed and opens_to_world(entry, p)]
+            if open_ports:
+                world = [c for c in entry[3] if is_world(c)]
+                yield f"ingress opens {what} port(s) {', '.join(map(str, open_ports))} to {', '.join(world)}"
+    return check
+
+
+def tags_of(props: dict[str, Any]) -> dict[str, Any]:
+    tags = as_json(get(props, "tags"))
+    return tags if isinstance(tags, dict) else {}
+
+
+def is_mx_marked(props: dict[str, Any]) -> bool:
+    value = tags_of(props).get(MX_TAG_KEY)
+    return isinstance(value, str) and value.strip().lower() == MX_TAG_VALUE
+
+
+def _group_of(view: StackView, resource: Any, groups_by_id: dict[str, Any]) -> Any:
+    for dep in (getattr(resource, "property_dependencies", None) or {}).get("securityGroupId", []) or []:
+        if getattr(dep, "resource_type", None) == SECURITY_GROUP:
+            return dep
+    group_id = get(view.props[resource.urn], "securityGroupId")
+    if isinstance(group_id, str) and not is_unknown(group_id):
+        return groups_by_id.get(group_id)
+    return None
+
+
+def _mx_only(args: StackValidationArgs, cfg: dict[str, Any]) -> Iterator[tuple[str, str | None]]:
+    view = StackView(args)
+    groups_by_id: dict[str, Any] = {}
+    for group in view.of_type(SECURITY_GROUP):
+        gid = get(view.props[group.urn], "id")
+        if isinstance(gid, str) and not is_unknown(gid):
+            groups_by_id[gid] = group
+    for resource in view.of_type(*SG_TYPES):
+        props = view.props[resource.urn]
+        if not any(opens_to_world(e, 25) for e in ingress_entries(resource.resource_type, props)):
+            continue
+        if resource.resource_type == SECURITY_GROUP:
+            if not is_mx_marked(props):
+                yield (f"security group opens port 25 to the world but is not tagged {MX_TAG_KEY}={MX_TAG_VALUE}",
+                       resource.urn)
+            continue
+        if resource.resource_type == SG_INGRESS and is_mx_marked(props):
+            continue
+        group = _group_of(view, resource, groups_by_id)
+        if group is None:
+            yield ((f"rule opens port 25 to the world and its security group cannot be found in the stack "
+                   f"to check the {MX_TAG_KEY}={MX_TAG_VALUE} marker"), resource.urn)
+        elif not is_mx_marked(view.props.get(group.urn, {})):
+            yield ((f"rule opens port 25 to the world on security group {group.name!r}, which is not tagged "
+                   f"{MX_TAG_KEY}={MX_TAG_VALUE}"), resource.urn)
+
+
+def _tls_version(value: Any) -> tuple[int, ...] | None:
+    if isinstance(value, str):
+        try:
+            return tuple(int(p) for p in value.strip().split("."))
+        except ValueError:
+            return None
+    return None
+
+
+def _min_tls(type_: str, props: dict[str, Any], args: ResourceValidationArgs, cfg: dict[str, Any]) -> Iterator[str]:
+    if get(props, "settingId") != "min_tls_version":
+        return
+    value = get(props, "value")
+    if is_unknown(value):
+        return
+    version = _tls_version(value)
+    if version is None or version < (1, 2):
+        yield f"min_tls_version must be at least 1.2, got {value!r}"
+
+
+def _always_https(type_: str, props: dict[str, Any], args: ResourceValidationArgs, cfg: dict[str, Any]) -> Iterator[str]:
+    if get(props, "settingId") != "always_use_https":
+        return
+    value = get(props, "value")
+    if is_unknown(value):
+        return
+    if value != "on":
+        yield f"always_use_https must be 'on', got {value!r}"
+
+
+def _zone_settings_present(args: StackValidationArgs, cfg: dict[str, Any]) -> Iterator[tuple[str, str | None]]:
+    view = StackView(args)
+    zones: dict[str, str] = {}  # zone id -> first record urn
+    for record in view.of_type(CF_RECORD):
+        zone = get(view.props[record.urn], "zoneId")
+        if isinstance(zone, str) and not is_unknown(zone):
+            zones.setdefault(zone, record.urn)
+    settings: dict[str, set[str]] = {}
+    for setting in view.of_type(ZONE_SETTING):
+        props = view.props[setting.urn]
+        zone, sid = get(props, "zoneId"), get(props, "settingId")
+        if isinstance(zone, str) and isinstance(sid, str):
+            settings.setdefault(zone, set()).add(sid)
+    for zone, urn in sorted(zones.items()):
+        missing = [s for s in ("min_tls_version", "always_use_https") if s not in settings.get(zone, set())]
+        if missing:
+            yield (f"Cloudflare zone {zone} serves records but has no ZoneSetting for {', '.join(missing)}", urn)
+
+
+POLICIES = [
+    resource_policy(
+        "network-no-world-admin-ports",
+        "Security groups never open SSH (22) or RDP (3389) to 0.0.0.0/0 or ::/0.",
+        types=SG_TYPES, check=_world_ports(ADMIN_PORTS, "admin"), severity=Severity.CRITICAL,
+        remediation="Restrict the rule's CIDRs to an admin network or use SSM Session Manager.",
+        config={"allowedPorts": {"type": "array", "items": {"type": "integer"}, "default": []}},
+    ),
+    resource_policy(
+        "network-no-world-smtp-submission",
+        "Security groups never open SMTP submission (587, 465, 2587) to 0.0.0.0/0 or ::/0.",
+        types=SG_TYPES, check=_world_ports(SUBMISSION_PORTS, "SMTP submission"), severity=Severity.HIGH,
+        remediation="Allow 587/465/2587 only from the stack's allowed sender CIDRs.",
+        config={"allowedPorts": {"type": "array", "items": {"type": "integer"}, "default": []}},
+    ),
+    stack_policy(
+        "network-smtp-inbound-mx-only",
+        f"Inbound 25 from the world only on security groups tagged {MX_TAG_KEY}={MX_TAG_VALUE} (MX hosts).",
+        check=_mx_only, severity=Severity.HIGH,
+        remediation=f"Tag the MX host's security group {{'{MX_TAG_KEY}': '{MX_TAG_VALUE}'}}, or remove the "
+        "port-25 rule; pass the group's id output (not a literal) to separate rules.",
+    ),
+    resource_policy(
+        "cloudflare-min-tls-1-2",
+        "Cloudflare zones require TLS 1.2 or newer (min_tls_version >= 1.2).",
+        types=[ZONE_SETTING], check=_min_tls, severity=Severity.HIGH,
+        remediation="cloudflare.ZoneSetting(setting_id='min_tls_version', value='1.2').",
+    ),
+    resource_policy(
+        "cloudflare-always-use-https",
+        "Cloudflare zones redirect HTTP to HTTPS (always_use_https on).",
+        types=[ZONE_SETTING], check=_always_https, severity=Severity.MEDIUM,
+        remediation="cloudflare.ZoneSetting(setting_id='always_use_https', value='on').",
+    ),
+    stack_policy(
+        "cloudflare-zone-tls-settings-present",
+        "Every Cloudflare zone that serves records declares min_tls_version and always_use_https.",
+        check=_zone_settings_present, severity=Severity.MEDIUM,
+        remediation="Add both cloudflare.ZoneSetting resources for the zone (the Firewall component does).",
+    ),
+]

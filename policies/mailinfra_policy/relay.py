@@ -1,0 +1,174 @@
+"""Relay rules: SESv2 configuration sets and identities, least-privilege SES send access."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from pulumi_policy import ResourceValidationArgs, Severity
+
+from .common import (
+    PROD_ONLY,
+    PROD_STAGING,
+    as_bool,
+    as_list,
+    get,
+    is_unknown,
+    resource_policy,
+)
+from .keys import grants, statements
+
+CONFIGURATION_SET = "aws:sesv2/configurationSet:ConfigurationSet"
+EMAIL_IDENTITY = "aws:sesv2/emailIdentity:EmailIdentity"
+ACCOUNT_SUPPRESSION = "aws:sesv2/accountSuppressionAttributes:AccountSuppressionAttributes"
+IAM_POLICY_TYPES = (
+    "aws:iam/policy:Policy",
+    "aws:iam/userPolicy:UserPolicy",
+    "aws:iam/rolePolicy:RolePolicy",
+    "aws:iam/groupPolicy:GroupPolicy",
+)
+SEND_ACTIONS = ("ses:SendRawEmail", "ses:SendEmail")
+# Actions whose grant means "this statement gives SES access".
+_SES_PROBES = ("ses:SendRawEmail", "ses:SendEmail", "ses:SendBulkEmail", "ses:SendTemplatedEmail",
+               "ses:CreateEmailIdentity", "ses:DeleteEmailIdentity", "ses:PutAccountDetails")
+
+
+def _tls(type_: str, props: dict[str, Any], args: ResourceValidationArgs, cfg: dict[str, Any]) -> Iterator[str]:
+    policy = get(props, "deliveryOptions", "tlsPolicy")
+    if is_unknown(policy):
+        return
+    if policy != "REQUIRE":
+        shown = "missing (OPTIONAL)" if policy is None else repr(policy)
+        yield f"deliveryOptions.tlsPolicy must be REQUIRE, got {shown}"
+
+
+def _default_set(type_: str, props: dict[str, Any], args: ResourceValidationArgs, cfg: dict[str, Any]) -> Iterator[str]:
+    name = get(props, "configurationSetName")
+    if name is None or name == "":
+        yield "email identity names no default configuration set (configurationSetName)"
+
+
+def _easy_dkim(type_: str, props: dict[str, Any], args: ResourceValidationArgs, cfg: dict[str, Any]) -> Iterator[str]:
+    identity = get(props, "emailIdentity")
+    if isinstance(identity, str) and "@" in identity:
+        return  # an address identity signs with its domain's keys
+    attributes = get(props, "dkimSigningAttributes")
+    if is_unknown(attributes):
+        return
+    if get(attributes, "domainSigningPrivateKey") is not None:
+        return  # BYODKIM: the published key is judged by dkim-key-strength
+    length = get(attributes, "nextSigningKeyLength")
+    if is_unknown(length):
+        return
+    if length != "RSA_2048_BIT":
+        shown = "missing" if length is None else repr(length)
+        yield f"Easy DKIM dkimSigningAttributes.nextSigningKeyLength must be RSA_2048_BIT, got {shown}"
+
+
+def _suppression(type_: str, props: dict[str, Any], args: ResourceValidationArgs, cfg: dict[str, Any]) -> Iterator[str]:
+    if type_ == ACCOUNT_SUPPRESSION:
+        reasons = get(props, "suppressedReasons")
+    else:
+        reasons = get(props, "suppressionOptions", "suppressedReasons")
+    if is_unknown(reasons):
+        return
+    have = {r for r in as_list(reasons) if isinstance(r, str)}
+    missing = [r for r in ("BOUNCE", "COMPLAINT") if r not in have]
+    if missing:
+        yield f"suppression must cover BOUNCE and COMPLAINT; missing {', '.join(missing)}"
+
+
+def _reputation(type_: str, props: dict[str, Any], args: ResourceValidationArgs, cfg: dict[str, Any]) -> Iterator[str]:
+    enabled = get(props, "reputationOptions", "reputationMetricsEnabled")
+    if is_unknown(enabled):
+        return
+    if as_bool(enabled) is not True:
+        yield f"reputationOptions.reputationMetricsEnabled must be true, got {enabled!r}"
+
+
+def _has_from_address_condition(statement: dict[str, Any]) -> bool:
+    condition = statement.get("Condition")
+    if not isinstance(condition, dict):
+        return False
+    return any(
+        isinstance(body, dict) and any(str(k).lower() == "ses:fromaddress" for k in body)
+        for body in condition.values()
+    )
+
+
+def _is_identity_arn(resource: Any) -> bool:
+    if is_unknown(resource):
+        return True  # an identity's ARN, known after create
+    return isinstance(resource, str) and resource.startswith("arn:") and ":identity/" in resource and not resource.endswith(":identity/*")
+
+
+def _iam_ses(type_: str, props: dict[str, Any], args: ResourceValidationArgs, cfg: dict[str, Any]) -> Iterator[str]:
+    document = get(props, "policy")
+    if is_unknown(document):
+        return
+    for index, statement in enumerate(statements(document)):
+        if statement.get("Effect") != "Allow":
+            continue
+        sid = statement.get("Sid", index)
+        if not any(grants(statement, probe) for probe in _SES_PROBES):
+            continue
+        if "NotAction" in statement:
+            yield f"statement {sid!r} grants SES through NotAction; list ses:SendRawEmail/ses:SendEmail instead"
+            continue
+        actions = [a for a in as_list(statement.get("Action")) if isinstance(a, str)]
+        extra = [a for a in actions if a.lower() not in {s.lower() for s in SEND_ACTIONS}
+                 and (a.lower().startswith("ses:") or a == "*")]
+        if extra:
+            yield f"statement {sid!r} grants {', '.join(extra)}; only ses:SendRawEmail and ses:SendEmail are allowed"
+        resources = as_list(statement.get("Resource"))
+        if "NotResource" in statement or not resources or not all(_is_identity_arn(r) for r in resources):
+            yield f"statement {sid!r} must name SES identity ARNs in Resource, not {statement.get('Resource', statement.get('NotResource'))!r}"
+        if not _has_from_address_condition(statement):
+            yield f"statement {sid!r} has no ses:FromAddress condition"
+
+
+POLICIES = [
+    resource_policy(
+        "ses-configuration-set-tls-required",
+        "Every SESv2 configuration set requires TLS to receiving servers (deliveryOptions.tlsPolicy REQUIRE; "
+        "missing means OPTIONAL).",
+        types=[CONFIGURATION_SET], check=_tls, severity=Severity.HIGH,
+        remediation="Set delivery_options={'tls_policy': 'REQUIRE'} on aws.sesv2.ConfigurationSet.",
+    ),
+    resource_policy(
+        "ses-identity-default-configuration-set",
+        "Every SESv2 email identity names a default configuration set, so its mail gets the set's TLS, "
+        "suppression and metrics.",
+        types=[EMAIL_IDENTITY], check=_default_set, severity=Severity.HIGH,
+        remediation="Set configuration_set_name on aws.sesv2.EmailIdentity.",
+    ),
+    resource_policy(
+        "ses-easy-dkim-rsa-2048",
+        "Easy DKIM domain identities sign with 2048-bit RSA keys (nextSigningKeyLength RSA_2048_BIT).",
+        types=[EMAIL_IDENTITY], check=_easy_dkim, severity=Severity.MEDIUM,
+        remediation="Set dkim_signing_attributes={'next_signing_key_length': 'RSA_2048_BIT'}.",
+        levels=PROD_STAGING,
+    ),
+    resource_policy(
+        "ses-suppression-bounce-complaint",
+        "Suppression lists cover both BOUNCE and COMPLAINT.",
+        types=[CONFIGURATION_SET, ACCOUNT_SUPPRESSION], check=_suppression, severity=Severity.MEDIUM,
+        remediation="Set suppression_options={'suppressed_reasons': ['BOUNCE', 'COMPLAINT']}.",
+        levels=PROD_STAGING,
+    ),
+    resource_policy(
+        "ses-reputation-metrics",
+        "Configuration sets publish reputation metrics (bounce and complaint rates).",
+        types=[CONFIGURATION_SET], check=_reputation, severity=Severity.LOW,
+        remediation="Set reputation_options={'reputation_metrics_enabled': True}.",
+        levels=PROD_ONLY,
+    ),
+    resource_policy(
+        "iam-ses-send-least-privilege",
+        "IAM policies that grant SES access grant only ses:SendRawEmail/ses:SendEmail, on identity ARNs "
+        "(not '*'), under a ses:FromAddress condition; never ses:*.",
+        types=IAM_POLICY_TYPES, check=_iam_ses, severity=Severity.CRITICAL,
+        remediation="Use one statement: Action [ses:SendRawEmail, ses:SendEmail], Resource the identity ARNs, "
+        "Condition {'StringLike': {'ses:FromAddress': '*@<domain>'}}.",
+    ),
+]

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine (Python, pip and apt only).
+# Installs Knot DNS (real authoritative server for the verify tests), makes .venv,
+# installs the project with its test extras, and runs pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" != "0" ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
+if command -v apt-get >/dev/null 2>&1; then
+  $SUDO apt-get update -qq || echo "apt-get update failed; using the installed packages" >&2
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq knot >/dev/null || echo "apt-get install knot failed" >&2
+fi
+if ! command -v knotd >/dev/null 2>&1 && [ ! -x /usr/sbin/knotd ]; then
+  echo "error: knotd (Debian package 'knot') is required by the verify tests and could not be installed" >&2
+  exit 1
+fi
+
+PY="${PYTHON:-python3}"
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+.venv/bin/python -m pip install -q -e '.[test]'
+
+export PATH="$PWD/.venv/bin:/usr/sbin:$PATH"
+set +e
+.venv/bin/python -m pytest -n 2 -q -p no:cacheprovider "$@"
+rc=$?
+set -e
+if [ "$rc" = "5" ]; then echo "error: pytest collected no tests" >&2; exit 1; fi
+exit "$rc"

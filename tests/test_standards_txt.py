@@ -1,0 +1,121 @@
+"""TXT chunking and the Route53 / Cloudflare / presentation forms."""
+
+from __future__ import annotations
+
+import dns.rdata
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from policies.mailinfra_policy.standards import txt
+from policies.mailinfra_policy.standards.errors import StandardError, TxtError
+
+# Printable text, including multibyte characters, without control characters.
+TEXT = st.text(
+    alphabet=st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters="\x7f"),
+    max_size=900,
+)
+
+
+def _dns_strings(presentation: str) -> list[bytes]:
+    return list(dns.rdata.from_text("IN", "TXT", presentation).strings)
+
+
+def test_short_value_is_one_string():
+    assert txt.split_txt("v=spf1 -all") == ["v=spf1 -all"]
+    assert txt.route53_txt("v=spf1 -all") == "v=spf1 -all"
+    assert txt.to_rdata_text("v=spf1 -all") == '"v=spf1 -all"'
+
+
+def test_empty_value_is_one_empty_string():
+    assert txt.split_txt("") == [""]
+    assert txt.to_rdata_text("") == '""'
+
+
+def test_exactly_255_bytes_is_one_string_256_is_two():
+    assert txt.split_txt("a" * 255) == ["a" * 255]
+    assert txt.split_txt("a" * 256) == ["a" * 255, "a"]
+
+
+def test_multibyte_char_at_boundary_moves_to_next_chunk():
+    value = "a" * 254 + "é" + "b"  # é is 2 bytes: 254 + 2 = 256 > 255
+    chunks = txt.split_txt(value)
+    assert chunks == ["a" * 254, "éb"]
+    assert txt.chunk_sizes(chunks) == [254, 3]
+    assert txt.join_txt(chunks) == value
+
+
+def test_four_byte_char_never_split():
+    value = "a" * 253 + "😀" * 2
+    chunks = txt.split_txt(value)
+    assert chunks == ["a" * 253, "😀" * 2]
+    assert all(size <= 255 for size in txt.chunk_sizes(chunks))
+
+
+def test_route53_form_of_410_byte_value():
+    value = "v=DKIM1; k=rsa; p=" + "A" * 392
+    assert len(value) == 410
+    form = txt.route53_txt(value)
+    assert form == value[:255] + '""' + value[255:]
+    assert txt.parse_route53_txt(form) == [value[:255], value[255:]]
+
+
+def test_parse_route53_fully_quoted_forms():
+    assert txt.parse_route53_txt('"abc" "def"') == ["abc", "def"]
+    assert txt.parse_route53_txt('"abc""def"') == ["abc", "def"]
+    assert txt.parse_route53_txt('"a\\"b"') == ['a"b']
+    assert txt.parse_route53_txt('"h\\195\\169"') == ["hé"]
+
+
+def test_quotes_and_backslashes_are_escaped():
+    value = 'say "hi" \\ bye'
+    assert txt.route53_txt(value) == 'say \\"hi\\" \\\\ bye'
+    assert txt.join_txt(txt.parse_route53_txt(txt.route53_txt(value))) == value
+    assert b"".join(_dns_strings(txt.to_rdata_text(value))).decode() == value
+
+
+def test_check_route53_txt_flags_oversized_chunk():
+    assert txt.check_route53_txt("a" * 255) == []
+    assert txt.check_route53_txt("a" * 256) == [
+        'TXT string 0 is 256 bytes, over the 255-byte limit; split it with "" (route53_txt)'
+    ]
+    assert txt.check_route53_txt('"' + "b" * 300 + '"') == [
+        'TXT string 0 is 300 bytes, over the 255-byte limit; split it with "" (route53_txt)'
+    ]
+
+
+def test_control_characters_refused():
+    with pytest.raises(TxtError) as err:
+        txt.split_txt("a\nb")
+    assert str(err.value) == "TXT value has control character '\\n' at index 1"
+    assert isinstance(err.value, StandardError) and isinstance(err.value, ValueError)
+
+
+def test_unterminated_quoted_text():
+    with pytest.raises(TxtError) as err:
+        txt.parse_route53_txt('"abc" "de')
+    assert str(err.value) == 'unterminated quoted TXT string: \'"abc" "de\''
+
+
+def test_cloudflare_forms():
+    value = "x" * 400
+    assert txt.cloudflare_txt(value) == value
+    assert txt.parse_cloudflare_txt(value) == ["x" * 255, "x" * 145]
+    assert txt.parse_cloudflare_txt('"ab" "cd"') == ["ab", "cd"]
+    with pytest.raises(TxtError) as err:
+        txt.cloudflare_txt("x" * 2049)
+    assert str(err.value) == "TXT value is 2049 characters, over Cloudflare's 2048"
+
+
+@settings(max_examples=100, deadline=None)
+@given(TEXT)
+def test_split_roundtrip_property(value):
+    chunks = txt.split_txt(value)
+    assert txt.join_txt(chunks) == value
+    assert all(size <= 255 for size in txt.chunk_sizes(chunks))
+    assert txt.join_txt(txt.parse_route53_txt(txt.route53_txt(value))) == value
+    assert txt.parse_route53_txt(txt.route53_txt(value)) == chunks
+    assert txt.check_route53_txt(txt.route53_txt(value)) == []
+    strings = _dns_strings(txt.to_rdata_text(value))
+    assert [s.decode("utf-8") for s in strings] == chunks
+    assert txt.parse_route53_txt(dns.rdata.from_text("IN", "TXT", txt.to_rdata_text(value)).to_text()) == chunks
