@@ -31,6 +31,7 @@ def keystore(name: str, alias: str) -> KeyStore:
             secret_recovery_window_days=30 if cfg.is_prod else 7,
             user_services=("secretsmanager", "sns"),
             alert_email=cfg.keys.alert_email,
+            ses_event_topics=True,
             tags=tags,
         ),
     )

@@ -366,6 +366,9 @@ def _spf(path: str, raw: Any) -> SpfConfig:
     ip4 = tuple(ip_network(f"{o.sub('ip4')}[{i}]", v, 4) for i, v in enumerate(_list(o.sub("ip4"), o.get("ip4", []))))
     ip6 = tuple(ip_network(f"{o.sub('ip6')}[{i}]", v, 6) for i, v in enumerate(_list(o.sub("ip6"), o.get("ip6", []))))
     qualifier = _choice(o.sub("all"), o.get("all", "-"), ("-", "~"))
+    lookups = len(set(includes)) + bool(o.get("a", False)) + bool(o.get("mx", False))
+    if lookups > 10:
+        raise ConfigError(o.sub("includes"), list(includes), f"needs {lookups} DNS lookups; RFC 7208 allows 10 (flatten or drop includes)")
     return SpfConfig(
         includes=tuple(dict.fromkeys(includes)),
         ip4=ip4,
@@ -523,15 +526,19 @@ def _domain(path: str, raw: Any, defaults: Mapping[str, Any], zones: Mapping[str
     tls_raw = o.get("tlsRpt")
     if tls_raw is None:
         raise ConfigError(o.sub("tlsRpt"), None, "is required (TLS-RPT reports are how MTA-STS failures are seen)")
+    dmarc = _dmarc(o.sub("dmarc"), o.get("dmarc", {}), environment)
+    bimi = _bimi(o.sub("bimi"), o.get("bimi")) if o.has("bimi") else None
+    if bimi is not None and (dmarc.policy == "none" or dmarc.testing or dmarc.subdomain_policy == "none"):
+        raise ConfigError(o.sub("bimi"), bimi.logo, f"BIMI needs DMARC quarantine or reject, not in testing (dmarc.policy is {dmarc.policy}, testing {str(dmarc.testing).lower()})")
     return DomainConfig(
         name=name,
         zone=zones[zone_name],
         spf=_spf(o.sub("spf"), o.get("spf", {})),
         dkim=_dkim(o.sub("dkim"), o.get("dkim", {})),
-        dmarc=_dmarc(o.sub("dmarc"), o.get("dmarc", {}), environment),
+        dmarc=dmarc,
         mta_sts=_mta_sts(o.sub("mtaSts"), o.get("mtaSts", {}), environment),
         tls_rpt=_tls_rpt(o.sub("tlsRpt"), tls_raw),
-        bimi=_bimi(o.sub("bimi"), o.get("bimi")) if o.has("bimi") else None,
+        bimi=bimi,
         mail_from=mail_from,
         marketing=_bool(o.sub("marketing"), o.get("marketing", True)),
         ttl=_int(o.sub("ttl"), o.get("ttl", 3600), 60, 86400),

@@ -63,6 +63,8 @@ ZONE_TLS_SETTINGS: tuple[tuple[str, str, str], ...] = (
 class FirewallArgsError(ValueError):
     """An invalid Firewall argument: `"<argument>: <reason> (got <value!r>)"`."""
 
+    mailinfra_exit_code = 2  # bad input: `mailinfra plan` exits 2 with this message
+
     def __init__(self, argument: str, value: object, reason: str) -> None:
         self.argument = argument
         self.value = value

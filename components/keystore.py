@@ -99,6 +99,8 @@ _HTTPS = re.compile(r"https://[A-Za-z0-9.-]+(?::\d{1,5})?(?:/[^\s]*)?")
 class KeyStoreError(ValueError):
     """An argument of a key component is invalid: ``"<argument>: <reason> (got <value>)"``."""
 
+    mailinfra_exit_code = 2  # bad input: `mailinfra plan` exits 2 with this message
+
     def __init__(self, argument: str, value: Any, reason: str) -> None:
         self.argument = argument
         self.value = value
@@ -168,6 +170,7 @@ class KeyStoreArgs:
     alert_https_endpoint: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
     description: str = "mailinfra: secrets of the sending infrastructure"
+    ses_event_topics: bool = False  # let SES publish to SNS topics encrypted under the key
 
     def __post_init__(self) -> None:
         validate_environment("environment", self.environment)
@@ -278,6 +281,18 @@ def key_policy(args: KeyStoreArgs) -> dict[str, Any]:
             "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}},
         }
     )
+    if args.ses_event_topics:
+        # SesRelay's event destination publishes to an SNS topic encrypted under this key.
+        statements.append(
+            {
+                "Sid": "SesPublishesToEncryptedEventTopics",
+                "Effect": "Allow",
+                "Principal": {"Service": "ses.amazonaws.com"},
+                "Action": list(EVENTS_KEY_ACTIONS),
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}},
+            }
+        )
     return {"Version": "2012-10-17", "Id": f"mailinfra-{args.alias_name.replace('/', '-')}", "Statement": statements}
 
 
@@ -446,7 +461,7 @@ class KeyStore(pulumi.ComponentResource):
             f"{self._name}-{name}-version",
             secret_id=secret.id,
             secret_string=pulumi.Output.secret(value),
-            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["secretString"]),
+            opts=pulumi.ResourceOptions(parent=self),  # pulumi-aws marks secretString secret itself
         )
         self._secrets[name] = secret
         return secret

@@ -54,6 +54,8 @@ CLOUDFLARE_WORKER_ONLY_AAAA = "100::"
 class MtaStsHostingArgsError(ValueError):
     """An invalid MtaStsHosting argument: `"<argument>: <reason> (got <value!r>)"`."""
 
+    mailinfra_exit_code = 2  # bad input: `mailinfra plan` exits 2 with this message
+
     def __init__(self, argument: str, value: object, reason: str) -> None:
         self.argument = argument
         self.value = value

@@ -96,6 +96,8 @@ SES_MAIL_FROM_SPF = "v=spf1 include:amazonses.com -all"
 class RecordError(ValueError):
     """A DnsRecord field is invalid; the message names the field and the bad value."""
 
+    mailinfra_exit_code = 2  # bad input: `mailinfra plan` exits 2 with this message
+
 
 def _rdata_text(rtype: str, value: str) -> str:
     if rtype == "TXT":

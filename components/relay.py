@@ -65,6 +65,8 @@ ErrorFactory = Callable[[str, object, str], Exception]
 class RelayArgsError(ValueError):
     """An invalid SesRelay argument: `"<argument>: <reason> (got <value!r>)"`."""
 
+    mailinfra_exit_code = 2  # bad input: `mailinfra plan` exits 2 with this message
+
     def __init__(self, argument: str, value: object, reason: str) -> None:
         self.argument = argument
         self.value = value

@@ -69,6 +69,8 @@ def secret_slug(name: str) -> str:
 class SmtpArgsError(ValueError):
     """An invalid SmtpAccess argument: `"<argument>: <reason> (got <value!r>)"`."""
 
+    mailinfra_exit_code = 2  # bad input: `mailinfra plan` exits 2 with this message
+
     def __init__(self, argument: str, value: object, reason: str) -> None:
         self.argument = argument
         self.value = value

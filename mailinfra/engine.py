@@ -334,10 +334,17 @@ def _program_error(exc: BaseException, main: str) -> ProgramError:
     return ProgramError(f"program failed: {text}{where}", traceback=tb, expected=False)
 
 
+_SITE_DIRS = tuple(
+    {p for p in sys.path if p.endswith(("site-packages", "dist-packages"))} | {sys.prefix, sys.base_prefix, sys.exec_prefix}
+)
+
+
 def _under(path: str | None, roots: tuple[str, ...]) -> bool:
     if not path:
         return False
     p = os.path.abspath(path)
+    if any(p.startswith(os.path.abspath(site) + os.sep) for site in _SITE_DIRS):
+        return False  # installed packages (a venv inside the project) are not the program's
     return any(p == r or p.startswith(r + os.sep) for r in roots)
 
 

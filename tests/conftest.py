@@ -48,6 +48,12 @@ class Recorder(pulumi.runtime.Mocks):
         state = dict(args.inputs)
         rid = f"{args.name}-id"
         state.setdefault("arn", f"arn:aws:mock:us-east-1:123456789012:{args.typ.split(':')[-1].lower()}/{args.name}")
+        if args.typ == "aws:sesv2/emailIdentity:EmailIdentity":
+            # what SES returns for Easy DKIM: three tokens
+            dkim = dict(state.get("dkimSigningAttributes") or {})
+            if not dkim.get("domainSigningPrivateKey"):
+                dkim["tokens"] = [f"{args.name}tok{i}" for i in range(1, 4)]
+            state["dkimSigningAttributes"] = dkim
         return rid, state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:

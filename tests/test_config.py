@@ -83,6 +83,8 @@ BAD = [
     (["domains", 0, "mtaSts", "maxAge"], 10, r"\.mtaSts\.maxAge: must be an integer from 86400 to 31557600"),
     (["domains", 0, "bimi"], {"logo": "http://x.example.com/l.svg"}, r"\.bimi\.logo: must be an https:// URL"),
     (["domains", 0, "mailFrom"], "bounce.mail", r"\.mailFrom: must be a single DNS label"),
+    (["domains", 0, "spf", "includes"], [f"i{n}.example.net" for n in range(11)], r"\.spf\.includes: needs 11 DNS lookups; RFC 7208 allows 10"),
+    (["domains", 0, "bimi"], {"logo": "https://b.example.com/l.svg"}, r"\.bimi: BIMI needs DMARC quarantine or reject, not in testing \(dmarc\.policy is none"),
     (["network", "allowedCidrs"], ["10.0.0.0/33"], r"mailinfra\.network\.allowedCidrs\[0\]: must be a CIDR block"),
     (["network", "allowedCidrs"], ["0.0.0.0/0"], r"mailinfra\.network\.allowedCidrs\[0\]: opens SMTP to the whole internet"),
     (["network", "ports"], [25], r"mailinfra\.network\.ports\[0\]: must be an SMTP submission port"),

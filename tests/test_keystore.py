@@ -171,6 +171,14 @@ def test_policy_eventbridge_for_alarm_topic() -> None:
     assert s["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
 
 
+def test_policy_lets_ses_publish_to_encrypted_event_topics_only_when_asked() -> None:
+    assert "SesPublishesToEncryptedEventTopics" not in statements(key_policy(make_args()))
+    s = statements(key_policy(make_args(ses_event_topics=True)))["SesPublishesToEncryptedEventTopics"]
+    assert s["Principal"] == {"Service": "ses.amazonaws.com"}
+    assert set(s["Action"]) == {"kms:GenerateDataKey*", "kms:Decrypt"}
+    assert s["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+
+
 def test_event_pattern() -> None:
     arn = "arn:aws:kms:eu-west-1:123456789012:key/abc"
     p = alarm_event_pattern(arn)

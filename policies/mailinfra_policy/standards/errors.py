@@ -22,6 +22,8 @@ __all__ = [
 class StandardError(ValueError):
     """A value violates an email-authentication standard (base class)."""
 
+    mailinfra_exit_code = 2  # bad input when a builder refuses a configured value
+
 
 class TxtError(StandardError):
     """A TXT value cannot be represented or was split wrongly (RFC 1035 character-strings)."""
