@@ -126,6 +126,13 @@ class ZoneConfig:
 
 
 @dataclass(frozen=True)
+class SmtpConfig:
+    key_generations: tuple[str, ...] = ("1",)
+    active_key: str | None = None
+    port: int = 587
+
+
+@dataclass(frozen=True)
 class DomainConfig:
     name: str
     zone: ZoneConfig
@@ -141,6 +148,7 @@ class DomainConfig:
     contact_topics: tuple[str, ...] = ("newsletter",)
     mx_hosts: tuple[str, ...] = ()
     dedicated_ip_pool: bool = False
+    smtp: SmtpConfig = field(default_factory=SmtpConfig)
 
     @property
     def provider(self) -> str:
@@ -487,7 +495,26 @@ def _zone(path: str, name: str, raw: Any) -> ZoneConfig:
     return ZoneConfig(name=name, provider=provider, zone_id=zone_id, account_id=account_id, dnssec=dnssec)
 
 
-DOMAIN_KEYS = ("name", "zone", "spf", "dkim", "dmarc", "mtaSts", "tlsRpt", "bimi", "mailFrom", "marketing", "ttl", "contactTopics", "mxHosts", "dedicatedIpPool")
+DOMAIN_KEYS = ("name", "zone", "spf", "dkim", "dmarc", "mtaSts", "tlsRpt", "bimi", "mailFrom", "marketing", "ttl", "contactTopics", "mxHosts", "dedicatedIpPool", "smtp")
+
+
+def _smtp(path: str, raw: Any) -> SmtpConfig:
+    o = _Obj(path, raw, ("keyGenerations", "activeKey", "port"))
+    gens = tuple(
+        _str(f"{o.sub('keyGenerations')}[{i}]", str(v), pattern=r"[a-z0-9][a-z0-9-]{0,15}", what="a key generation label such as 1 or 2026a")
+        for i, v in enumerate(_list(o.sub("keyGenerations"), o.get("keyGenerations", ["1"])))
+    )
+    if not 1 <= len(gens) <= 2:
+        raise ConfigError(o.sub("keyGenerations"), list(gens), "must list one or two access-key generations (IAM allows two keys per user)")
+    if len(set(gens)) != len(gens):
+        raise ConfigError(o.sub("keyGenerations"), list(gens), "lists a generation twice")
+    active = str(o.get("activeKey")) if o.has("activeKey") else None
+    if active is not None and active not in gens:
+        raise ConfigError(o.sub("activeKey"), active, f"must be one of keyGenerations ({', '.join(gens)})")
+    port = _int(o.sub("port"), o.get("port", 587), 1, 65535)
+    if port not in SMTP_PORTS:
+        raise ConfigError(o.sub("port"), port, f"must be an SMTP submission port ({', '.join(map(str, SMTP_PORTS))})")
+    return SmtpConfig(key_generations=gens, active_key=active, port=port)
 
 
 def _merge(base: Any, override: Any) -> Any:
@@ -548,6 +575,7 @@ def _domain(path: str, raw: Any, defaults: Mapping[str, Any], zones: Mapping[str
         ),
         mx_hosts=tuple(domain_name(f"{o.sub('mxHosts')}[{i}]", v) for i, v in enumerate(_list(o.sub("mxHosts"), o.get("mxHosts", [])))),
         dedicated_ip_pool=_bool(o.sub("dedicatedIpPool"), o.get("dedicatedIpPool", False)),
+        smtp=_smtp(o.sub("smtp"), o.get("smtp", {})),
     )
 
 

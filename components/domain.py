@@ -107,11 +107,21 @@ class SendingDomain(pulumi.ComponentResource):
 
         deferred: list[DeferredRecord] = []
         byo = None
+        dkim_records: tuple[pulumi.Resource, ...] = ()
         if byodkim_args is not None:
             byo = ByoDkim(f"{name}-dkim", byodkim_args, args.keystore, opts=child)
-            for rname, value in byo.records:
-                selector = rname.split("._domainkey.")[0]
-                deferred.append(DeferredRecord(key=f"dkim-{selector.replace('.', '-')}", name=rname, type="TXT", values=value.apply(lambda v: [v]), purpose="dkim", ttl=d.ttl))
+            selector_records = tuple(
+                DeferredRecord(key=f"dkim-{rname.split('._domainkey.')[0].replace('.', '-')}", name=rname, type="TXT", values=value.apply(lambda v: [v]), purpose="dkim", ttl=d.ttl)
+                for rname, value in byo.records
+            )
+            # Published first: SES switches to a selector only once its record is declared.
+            dkim_records = (
+                AuthRecords(
+                    f"{name}-dkim-records",
+                    AuthRecordsArgs(provider=d.provider, zone_name=d.zone.name, zone_id=d.zone.zone_id, records=selector_records, tags=tags),
+                    opts=child,
+                ),
+            )
 
         relay = SesRelay(
             f"{name}-relay",
@@ -125,6 +135,7 @@ class SendingDomain(pulumi.ComponentResource):
                 dedicated_ip_pool_scaling_mode="MANAGED" if d.dedicated_ip_pool else None,
                 contact_topics=topics,
                 tags=tags,
+                identity_depends_on=dkim_records,
             ),
             opts=child,
         )
@@ -157,6 +168,9 @@ class SendingDomain(pulumi.ComponentResource):
                 identity_arn=relay.identity_arn,
                 configuration_set_arn=relay.configuration_set_arn,
                 secret_factory=lambda n, v, desc: args.keystore.secret(n, v, desc).arn,
+                key_generations=d.smtp.key_generations,
+                active_key=d.smtp.active_key,
+                port=d.smtp.port,
                 tags=tags,
             ),
             opts=child,
@@ -179,6 +193,7 @@ class SendingDomain(pulumi.ComponentResource):
             )
 
         self.relay = relay
+        self.dkim_records = dkim_records[0] if dkim_records else None
         self.smtp = smtp
         self.hosting = hosting
         self.byodkim = byo

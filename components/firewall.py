@@ -30,7 +30,6 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_cloudflare as cloudflare
 from pulumi import Input, Output, ResourceOptions
 
 from components.relay import check_domain, check_region, check_tags
@@ -257,6 +256,10 @@ class Firewall(pulumi.ComponentResource):
             self.vpc_endpoint_dns_entries = endpoint.dns_entries
 
         self.zone_setting_ids = {}
+        if args.cloudflare_zones:
+            # Imported only when a stack uses Cloudflare: the SDK costs seconds and
+            # a large share of a plan's memory.
+            import pulumi_cloudflare as cloudflare
         for zone_name, zone_id in args.cloudflare_zones.items():
             zone_key = zone_name.replace(".", "-")
             ids = []

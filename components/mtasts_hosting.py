@@ -27,7 +27,6 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_cloudflare as cloudflare
 from pulumi import Input, Output, ResourceOptions
 
 from components.relay import check_domain, check_region, check_tags
@@ -212,6 +211,8 @@ class MtaStsHosting(pulumi.ComponentResource):
         )
 
     def _cloudflare(self, name: str, args: MtaStsHostingArgs) -> None:
+        import pulumi_cloudflare as cloudflare  # only when a stack uses Cloudflare
+
         child = ResourceOptions(parent=self)
         script = cloudflare.WorkersScript(
             f"{name}-worker",

@@ -199,6 +199,7 @@ class SesRelayArgs:
     contact_topics: tuple[ContactTopic, ...] = ()
     contact_list_description: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
+    identity_depends_on: tuple[pulumi.Resource, ...] = ()
 
     def __post_init__(self) -> None:
         check_domain("domain", self.domain)
@@ -428,7 +429,8 @@ class SesRelay(pulumi.ComponentResource):
             dkim_signing_attributes=dkim,
             region=region,
             tags=tags,
-            opts=child,
+            # BYODKIM: the selector's TXT record exists before SES signs with it.
+            opts=ResourceOptions(parent=self, depends_on=list(args.identity_depends_on)),
         )
 
         aws.sesv2.EmailIdentityMailFromAttributes(

@@ -52,7 +52,7 @@ def test_route53_records_split_long_txt(pulumi_mocks):
         assert all(r.parent.endswith("mailinfra:dns:AuthRecords::mail") for r in recs)
         assert by_name[("mail.example.com", "TXT")].name == "mail-spf-mail"
 
-    return comp.names["spf-mail"].apply(check)
+    return pulumi.Output.all(*comp.names.values()).apply(check)
 
 
 @pulumi.runtime.test
@@ -68,7 +68,7 @@ def test_cloudflare_records_take_one_content(pulumi_mocks):
         assert mx.inputs["content"] == "feedback-smtp.eu-west-1.amazonses.com" and mx.inputs["priority"] == 10
         assert all(r.inputs["proxied"] is False and r.inputs["ttl"] == 3600 for r in recs)
 
-    return comp.names["spf-mail"].apply(check)
+    return pulumi.Output.all(*comp.names.values()).apply(check)
 
 
 @pulumi.runtime.test

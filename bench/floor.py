@@ -1,0 +1,54 @@
+"""The floor: the same program and stack config on the SDK's bare mock engine.
+
+    python bench/floor.py PROJECT_DIR STACK
+
+`pulumi.runtime.set_mocks` with a Mocks that returns the inputs as outputs (no
+recording, no policies, no report), preview mode, the program run the way the
+language host runs it (`run_in_stack` around `runpy.run_path`). The config is the
+stack file's, encoded as the engine hands it to a program.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import runpy
+import sys
+
+import pulumi
+from pulumi.runtime import config as pulumi_config
+from pulumi.runtime.stack import run_in_stack
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class Trivial(pulumi.runtime.Mocks):
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
+        return f"{args.name}-id", args.inputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+        return {}
+
+
+def main() -> int:
+    project_dir, stack = os.path.abspath(sys.argv[1]), sys.argv[2]
+    sys.path.insert(0, ROOT)
+    from mailinfra.project import load_project, load_stack_config  # the YAML -> engine config encoding only
+
+    project = load_project(project_dir)
+    cfg = load_stack_config(project, stack)
+    sys.path.remove(ROOT)
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    pulumi.runtime.set_mocks(Trivial(), project=project.name, stack=cfg.stack, preview=True)
+    pulumi_config.set_all_config(dict(cfg.engine_config), list(cfg.secret_keys))
+    os.chdir(project.program_dir)
+    sys.path.insert(0, project.program_dir)
+    sys.argv = [project.main]
+    loop.run_until_complete(run_in_stack(lambda: runpy.run_path(project.main, run_name="__main__")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
