@@ -15,11 +15,11 @@ from typing import Any, ClassVar
 import dkim as dkimpy  # type: ignore[import-untyped]
 import pulumi
 import pytest
-from conftest import ROOT, Recorder, RecordingMonitor
+from tests.conftest import ROOT, Recorder, RecordingMonitor
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pulumi.dynamic.dynamic import serialize_provider
-from test_keystore import assert_secret, make_args
+from tests.test_keystore import assert_secret, make_args
 
 from components.dkim import (
     DKIM_KEY_SIZE,

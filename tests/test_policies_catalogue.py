@@ -12,11 +12,17 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from test_policies_helpers import UNKNOWN, make_plan, pack_env, run_resource, run_stack
 
 from mailinfra.policyrun import run_policies
 from policies.mailinfra_policy import ALL, LEVELS, REMEDIATION, SEVERITY
 from policies.mailinfra_policy.standards import txt
+from tests.test_policies_helpers import (
+    UNKNOWN,
+    make_plan,
+    pack_env,
+    run_resource,
+    run_stack,
+)
 
 R53 = "aws:route53/record:Record"
 CF = "cloudflare:index/dnsRecord:DnsRecord"

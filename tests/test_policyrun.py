@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_policies_helpers import UNKNOWN, make_plan
 
 from mailinfra.engine import run_plan
 from mailinfra.policyrun import PolicyPackError, Violation, load_pack, run_policies
+from tests.test_policies_helpers import UNKNOWN, make_plan
 
 FIXTURE = Path(__file__).parent / "fixtures" / "policy_programs" / "sender"
 ROOT = Path(__file__).resolve().parent.parent

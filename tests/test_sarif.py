@@ -8,12 +8,12 @@ from pathlib import Path
 
 import jsonschema
 import yaml
-from test_policies_helpers import make_plan
 
 from mailinfra.engine import run_plan
 from mailinfra.markdown import plan_to_markdown
 from mailinfra.policyrun import Violation, run_policies
 from mailinfra.sarif import plan_to_sarif, write_sarif
+from tests.test_policies_helpers import make_plan
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((ROOT.parent / "shared" / "schemas" / "sarif-schema-2.1.0.json").read_text())
