@@ -33,6 +33,7 @@ import pulumi_aws as aws
 from pulumi import Input, Output, ResourceOptions
 
 from components.relay import check_domain, check_region, check_tags
+from components.errors import ArgsError
 
 __all__ = [
     "ALLOWED_PORTS",
@@ -59,16 +60,8 @@ ZONE_TLS_SETTINGS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-class FirewallArgsError(ValueError):
+class FirewallArgsError(ArgsError):
     """An invalid Firewall argument: `"<argument>: <reason> (got <value!r>)"`."""
-
-    mailinfra_exit_code = 2  # bad input: `mailinfra plan` exits 2 with this message
-
-    def __init__(self, argument: str, value: object, reason: str) -> None:
-        self.argument = argument
-        self.value = value
-        self.reason = reason
-        super().__init__(f"{argument}: {reason} (got {value!r})")
 
 
 def _check_cidr(argument: str, value: object) -> str:

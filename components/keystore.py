@@ -28,6 +28,7 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
+from .errors import ArgsError
 
 __all__ = [
     "ADMIN_ACTIONS",
@@ -96,16 +97,8 @@ _EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'+/=?^_`{|}~-]+@((?!-)[A-Za-z0-9-]{1,63}(?
 _HTTPS = re.compile(r"https://[A-Za-z0-9.-]+(?::\d{1,5})?(?:/[^\s]*)?")
 
 
-class KeyStoreError(ValueError):
+class KeyStoreError(ArgsError):
     """An argument of a key component is invalid: ``"<argument>: <reason> (got <value>)"``."""
-
-    mailinfra_exit_code = 2  # bad input: `mailinfra plan` exits 2 with this message
-
-    def __init__(self, argument: str, value: Any, reason: str) -> None:
-        self.argument = argument
-        self.value = value
-        self.reason = reason
-        super().__init__(f"{argument}: {reason} (got {value!r})")
 
 
 def validate_principals(argument: str, principals: Sequence[str], *, required: bool) -> tuple[str, ...]:

@@ -30,6 +30,7 @@ import pulumi_aws as aws
 from pulumi import Input, Output, ResourceOptions
 
 from components.relay import check_domain, check_region, check_tags
+from components.errors import ArgsError
 
 __all__ = [
     "ACM_REGION",
@@ -50,16 +51,8 @@ WORKER_COMPATIBILITY_DATE = "2025-01-01"
 CLOUDFLARE_WORKER_ONLY_AAAA = "100::"
 
 
-class MtaStsHostingArgsError(ValueError):
+class MtaStsHostingArgsError(ArgsError):
     """An invalid MtaStsHosting argument: `"<argument>: <reason> (got <value!r>)"`."""
-
-    mailinfra_exit_code = 2  # bad input: `mailinfra plan` exits 2 with this message
-
-    def __init__(self, argument: str, value: object, reason: str) -> None:
-        self.argument = argument
-        self.value = value
-        self.reason = reason
-        super().__init__(f"{argument}: {reason} (got {value!r})")
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ import pulumi_aws as aws
 from pulumi import Input, Output, ResourceOptions
 
 from components.records import DnsRecord, mail_from_records
+from components.errors import ArgsError
 
 __all__ = [
     "EVENT_TYPES",
@@ -62,16 +63,8 @@ _TOPIC_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 ErrorFactory = Callable[[str, object, str], Exception]
 
 
-class RelayArgsError(ValueError):
+class RelayArgsError(ArgsError):
     """An invalid SesRelay argument: `"<argument>: <reason> (got <value!r>)"`."""
-
-    mailinfra_exit_code = 2  # bad input: `mailinfra plan` exits 2 with this message
-
-    def __init__(self, argument: str, value: object, reason: str) -> None:
-        self.argument = argument
-        self.value = value
-        self.reason = reason
-        super().__init__(f"{argument}: {reason} (got {value!r})")
 
 
 # --- shared validators (also used by smtp.py, firewall.py, mtasts_hosting.py) -------

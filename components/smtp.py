@@ -30,6 +30,7 @@ import pulumi_aws as aws
 from pulumi import Input, Output, ResourceOptions
 
 from components.relay import check_domain, check_region, check_tags, smtp_endpoint_for
+from components.errors import ArgsError
 
 __all__ = [
     "SMTP_PORTS",
@@ -66,16 +67,8 @@ def secret_slug(name: str) -> str:
     return slug or "smtp-credentials"
 
 
-class SmtpArgsError(ValueError):
+class SmtpArgsError(ArgsError):
     """An invalid SmtpAccess argument: `"<argument>: <reason> (got <value!r>)"`."""
-
-    mailinfra_exit_code = 2  # bad input: `mailinfra plan` exits 2 with this message
-
-    def __init__(self, argument: str, value: object, reason: str) -> None:
-        self.argument = argument
-        self.value = value
-        self.reason = reason
-        super().__init__(f"{argument}: {reason} (got {value!r})")
 
 
 def _sign(key: bytes, msg: str) -> bytes:
