@@ -120,6 +120,7 @@ pulumi.export("environment", cfg.environment)
 pulumi.export("zones", {z.name: {"provider": z.provider, "zoneId": z.zone_id} for z in cfg.zones})
 pulumi.export("domains", exports)
 pulumi.export("dsRecords", ds_records)
+pulumi.export("senderIps", list(cfg.relay.sender_ips))  # checked by `mailinfra verify` (SPF pass)
 if shared_keys is not None:
     pulumi.export("keyAlias", shared_keys.alias_name)
     pulumi.export("keyAlarmTopicArn", shared_keys.topic_arn)

@@ -192,6 +192,7 @@ class ComplianceConfig:
 @dataclass(frozen=True)
 class RelayConfig:
     max_delivery_seconds: int = 50400
+    sender_ips: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -638,8 +639,17 @@ def _compliance(path: str, raw: Any) -> ComplianceConfig:
 
 
 def _relay(path: str, raw: Any) -> RelayConfig:
-    o = _Obj(path, raw, ("maxDeliverySeconds",))
-    return RelayConfig(max_delivery_seconds=_int(o.sub("maxDeliverySeconds"), o.get("maxDeliverySeconds", 50400), 300, 50400))
+    o = _Obj(path, raw, ("maxDeliverySeconds", "senderIps"))
+    ips = []
+    for i, v in enumerate(_list(o.sub("senderIps"), o.get("senderIps", []))):
+        try:
+            ips.append(str(ipaddress.ip_address(str(v))))
+        except ValueError:
+            raise ConfigError(f"{o.sub('senderIps')}[{i}]", v, "must be an IP address the relay sends from") from None
+    return RelayConfig(
+        max_delivery_seconds=_int(o.sub("maxDeliverySeconds"), o.get("maxDeliverySeconds", 50400), 300, 50400),
+        sender_ips=tuple(ips),
+    )
 
 
 TOP_KEYS = (

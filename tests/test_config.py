@@ -87,6 +87,7 @@ BAD = [
     (["domains", 0, "bimi"], {"logo": "https://b.example.com/l.svg"}, r"\.bimi: BIMI needs DMARC quarantine or reject, not in testing \(dmarc\.policy is none"),
     (["domains", 0, "smtp"], {"keyGenerations": ["1", "2", "3"]}, r"\.smtp\.keyGenerations: must list one or two access-key generations"),
     (["domains", 0, "smtp"], {"keyGenerations": ["1", "2"], "activeKey": "3"}, r"\.smtp\.activeKey: must be one of keyGenerations \(1, 2\) \(got '3'\)"),
+    (["relay"], {"senderIps": ["198.51.100.300"]}, r"mailinfra\.relay\.senderIps\[0\]: must be an IP address the relay sends from"),
     (["network", "allowedCidrs"], ["10.0.0.0/33"], r"mailinfra\.network\.allowedCidrs\[0\]: must be a CIDR block"),
     (["network", "allowedCidrs"], ["0.0.0.0/0"], r"mailinfra\.network\.allowedCidrs\[0\]: opens SMTP to the whole internet"),
     (["network", "ports"], [25], r"mailinfra\.network\.ports\[0\]: must be an SMTP submission port"),

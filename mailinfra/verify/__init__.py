@@ -150,5 +150,11 @@ def run_verify(options: VerifyOptions) -> tuple[Report, int]:
     )
     stack = options.stack or str(plan.get("stack") or "")
     options.stack = stack
+    if not options.sender_ips:
+        # the relay's sending IPs declared in the stack (mailinfra:relay.senderIps)
+        declared = (plan.get("outputs") or {}).get("senderIps")
+        if isinstance(declared, list) and all(isinstance(ip, str) for ip in declared):
+            options.sender_ips = tuple(declared)
+            options.validate()  # checked like --sender-ip values
     report = asyncio.run(run_checks(expectations, options, client))
     return report, report.exit_code

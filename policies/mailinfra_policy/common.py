@@ -319,22 +319,12 @@ _ENV_PROPERTY = {
 }
 
 
-class EnvResourcePolicy(ResourceValidationPolicy):
-    """A resource policy whose enforcement level follows the environment (see module doc)."""
+class _EnvironmentLevel:
+    """Enforcement level that follows the environment (see module doc); the LEVELS table decides."""
 
-    @property  # type: ignore[override]
-    def enforcement_level(self) -> EnforcementLevel:
-        return level_for(self.name, process_environment())
+    name: str
 
-    @enforcement_level.setter
-    def enforcement_level(self, _value: Any) -> None:  # the LEVELS table decides
-        return None
-
-
-class EnvStackPolicy(StackValidationPolicy):
-    """A stack policy whose enforcement level follows the environment (see module doc)."""
-
-    @property  # type: ignore[override]
+    @property
     def enforcement_level(self) -> EnforcementLevel:
         return level_for(self.name, process_environment())
 
@@ -343,7 +333,17 @@ class EnvStackPolicy(StackValidationPolicy):
         return None
 
 
+class EnvResourcePolicy(_EnvironmentLevel, ResourceValidationPolicy):
+    """A resource policy whose enforcement level follows the environment (see module doc)."""
+
+
+class EnvStackPolicy(_EnvironmentLevel, StackValidationPolicy):
+    """A stack policy whose enforcement level follows the environment (see module doc)."""
+
+
 Report = Callable[..., None]
+# check(type, props, args, config) -> messages: what resource_policy runs on every resource.
+ResourceCheck = Callable[[str, dict[str, Any], ResourceValidationArgs, dict[str, Any]], Iterable[str]]
 
 
 def _register(name: str, levels: tuple[EnforcementLevel, ...], severity: Severity, remediation: str) -> None:
@@ -368,12 +368,25 @@ def defaults(config_schema: Mapping[str, Mapping[str, Any]] | None, given: Mappi
     return out
 
 
+def _policy(cls: type[Any], name: str, description: str, validate: Callable[..., None], severity: Severity,
+            remediation: str, schema_props: Mapping[str, Mapping[str, Any]]) -> Any:
+    return cls(
+        name=name,
+        description=f"{description} Remediation: {remediation}",
+        validate=validate,
+        enforcement_level=MANDATORY,
+        config_schema=_schema(schema_props),
+        severity=severity,
+        remediation_steps=remediation,
+    )
+
+
 def resource_policy(
     name: str,
     description: str,
     *,
     types: Iterable[str] | None,
-    check: Callable[[str, dict[str, Any], ResourceValidationArgs, dict[str, Any]], Iterable[str]],
+    check: ResourceCheck,
     severity: Severity,
     remediation: str,
     levels: tuple[EnforcementLevel, ...] = ALWAYS,
@@ -398,15 +411,7 @@ def resource_policy(
         for message in check(args.resource_type, props, args, cfg):
             report(message)
 
-    return EnvResourcePolicy(
-        name=name,
-        description=f"{description} Remediation: {remediation}",
-        validate=validate,
-        enforcement_level=MANDATORY,
-        config_schema=_schema(schema_props),
-        severity=severity,
-        remediation_steps=remediation,
-    )
+    return _policy(EnvResourcePolicy, name, description, validate, severity, remediation, schema_props)
 
 
 def stack_policy(
@@ -428,15 +433,7 @@ def stack_policy(
         for message, urn in check(args, cfg):
             report(message, urn)
 
-    return EnvStackPolicy(
-        name=name,
-        description=f"{description} Remediation: {remediation}",
-        validate=validate,
-        enforcement_level=MANDATORY,
-        config_schema=_schema(schema_props),
-        severity=severity,
-        remediation_steps=remediation,
-    )
+    return _policy(EnvStackPolicy, name, description, validate, severity, remediation, schema_props)
 
 
 # ------------------------------------------------------------- stack helpers

@@ -568,3 +568,15 @@ def test_outputs_published_records_form(run, world):
         "pass"
     ]
     assert code == 0, report.to_text()
+
+
+def test_sender_ips_come_from_the_plan_when_not_given(run, world):
+    plan = world.plan()
+    plan.setdefault("outputs", {})["senderIps"] = [SENDER_IP]
+    report, _ = run(world, dkim_key=None, plan_data=plan, sender_ips=())
+    assert {c.name for c in only(report, "spf-sender")} == {f"mail.{DOMAIN} from {SENDER_IP}"}
+    assert all(c.status == "pass" for c in only(report, "spf-sender"))
+    # a bad declared IP is bad input, like a bad --sender-ip
+    plan["outputs"]["senderIps"] = ["not-an-ip"]
+    with pytest.raises(VerifyInputError, match="--sender-ip: 'not-an-ip' is not an IP address"):
+        run(world, dkim_key=None, plan_data=plan, sender_ips=())
