@@ -164,3 +164,36 @@ def test_cli_plan_json_and_exit_1_on_mandatory_violation(project_copy):
     proc = _cli("plan", "--stack", "prod", "--project", str(project_copy))
     assert proc.returncode == 2 and "mailinfra.domains[0](mail.example.com).bimi: BIMI needs DMARC quarantine or reject" in proc.stderr
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def test_prod_contains_the_sending_side(plans):
+    plan = plans["prod"]
+    types = [r.type for r in plan.resources]
+    by_type = {t: [r for r in plan.resources if r.type == t] for t in set(types)}
+    idents = by_type["aws:sesv2/emailIdentity:EmailIdentity"]
+    sets = {r.inputs["configurationSetName"] for r in by_type["aws:sesv2/configurationSet:ConfigurationSet"]}
+    assert len(idents) == 2 and all(r.inputs["configurationSetName"] in sets for r in idents)
+    mail_from = by_type["aws:sesv2/emailIdentityMailFromAttributes:EmailIdentityMailFromAttributes"]
+    assert sorted(r.inputs["mailFromDomain"] for r in mail_from) == ["bounce.mail.example.com", "bounce.news.example.org"]
+    (endpoint,) = by_type["aws:ec2/vpcEndpoint:VpcEndpoint"]
+    assert endpoint.inputs["serviceName"] == "com.amazonaws.eu-west-1.email-smtp" and endpoint.inputs["privateDnsEnabled"] is True
+    rules = by_type["aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"]
+    assert {r.inputs["fromPort"] for r in rules} == {587, 465, 2587}
+    assert {r.inputs.get("cidrIpv4") for r in rules} == {"10.30.0.0/16", "198.51.100.0/24"}
+    settings = {(r.inputs["settingId"], r.inputs["value"]) for r in by_type["cloudflare:index/zoneSetting:ZoneSetting"]}
+    assert {("min_tls_version", "1.2"), ("always_use_https", "on"), ("tls_1_3", "on")} <= settings
+    # MTA-STS hosting on both providers
+    assert by_type["aws:cloudfront/distribution:Distribution"] and by_type["aws:acm/certificate:Certificate"]
+    workers = [t for t in by_type if t.startswith("cloudflare:index/workers")]
+    assert "cloudflare:index/workersRoute:WorkersRoute" in workers and any("Script" in t for t in workers)
+    # DNSSEC KSK for the Route53 zone, asymmetric, in us-east-1 through its own provider
+    ksk_keys = [r for r in by_type["aws:kms/key:Key"] if r.inputs.get("customerMasterKeySpec") == "ECC_NIST_P256"]
+    assert len(ksk_keys) == 1 and ksk_keys[0].inputs["keyUsage"] == "SIGN_VERIFY"
+    assert by_type["aws:route53/keySigningKey:KeySigningKey"] and by_type["aws:route53/hostedZoneDnsSec:HostedZoneDnsSec"]
+    # the served MTA-STS policy and the TXT id come from one builder
+    from policies.mailinfra_policy.standards import mtasts
+
+    (obj,) = [r for r in plan.resources if r.type == "aws:s3/bucketObjectv2:BucketObjectv2"]
+    served = obj.inputs["content"]
+    txt = next(r for r in plan.resources if r.type == "aws:route53/record:Record" and r.inputs.get("name") == "_mta-sts.mail.example.com")
+    assert f"id={mtasts.policy_id(served)}" in txt.inputs["records"][0]

@@ -31,9 +31,10 @@ does.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from pulumi_policy import (
@@ -56,15 +57,24 @@ __all__ = [
     "UNKNOWN",
     "EnvResourcePolicy",
     "EnvStackPolicy",
+    "ResourceCheck",
+    "allowed_statements",
+    "condition_values",
+    "dependencies_of",
     "environment_from_stack",
+    "grants",
     "is_unknown",
     "level_for",
+    "on_property",
     "plain",
     "policy_config_for",
+    "principals",
     "process_environment",
     "resource_policy",
     "stack_config",
     "stack_policy",
+    "statements",
+    "strings",
 ]
 
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -436,6 +446,24 @@ def stack_policy(
     return _policy(EnvStackPolicy, name, description, validate, severity, remediation, schema_props)
 
 
+def on_property(*path: str, when: Callable[[dict[str, Any]], bool] | None = None) -> Callable[..., ResourceCheck]:
+    """Decorator: ``judge(value, config) -> messages`` on the property at ``path`` becomes a
+    ResourceCheck. Resources where ``when(props)`` is false, or the value is unknown, are skipped."""
+
+    def wrap(judge: Callable[[Any, dict[str, Any]], Iterable[str]]) -> ResourceCheck:
+        def check(type_: str, props: dict[str, Any], args: ResourceValidationArgs, cfg: dict[str, Any]) -> Iterator[str]:
+            if when is not None and not when(props):
+                return
+            value = get(props, *path)
+            if is_unknown(value):
+                return
+            yield from judge(value, cfg)
+
+        return check
+
+    return wrap
+
+
 # ------------------------------------------------------------- stack helpers
 
 
@@ -456,6 +484,14 @@ class StackView:
         return [r for r in self.resources if r.resource_type in wanted]
 
 
+def dependencies_of(resource: Any) -> list[Any]:
+    """A stack resource's dependencies and property dependencies (not its parent)."""
+    out = list(getattr(resource, "dependencies", None) or [])
+    for values in (getattr(resource, "property_dependencies", None) or {}).values():
+        out.extend(values or [])
+    return out
+
+
 def provider_props(provider: Any) -> dict[str, Any]:
     if provider is None:
         return {}
@@ -474,3 +510,59 @@ def resource_region(props: Mapping[str, Any], provider: Any) -> Any:
         return region
     value = stack_config("aws:region")
     return value if isinstance(value, str) else None
+
+
+# ---------------------------------------------------------- policy documents
+
+
+def statements(document: Any) -> list[dict[str, Any]]:
+    """The Statement list of an IAM / key policy document (JSON string or object)."""
+    doc = as_json(document)
+    if not isinstance(doc, dict):
+        return []
+    return [s for s in as_list(as_json(doc.get("Statement"))) if isinstance(s, dict)]
+
+
+def allowed_statements(document: Any) -> Iterator[tuple[Any, dict[str, Any]]]:
+    """(Sid, else the statement's index, statement) of every Allow statement."""
+    for index, statement in enumerate(statements(document)):
+        if statement.get("Effect") == "Allow":
+            yield statement.get("Sid", index), statement
+
+
+def strings(value: Any) -> list[str]:
+    return [v for v in as_list(value) if isinstance(v, str)]
+
+
+def action_matches(pattern: str, action: str) -> bool:
+    """IAM wildcard match, case-insensitive ('kms:Disable*' matches 'kms:DisableKey')."""
+    return fnmatch.fnmatchcase(action.lower(), pattern.lower())
+
+
+def grants(statement: dict[str, Any], action: str) -> bool:
+    if "NotAction" in statement:
+        return not any(action_matches(p, action) for p in strings(statement["NotAction"]))
+    return any(action_matches(p, action) for p in strings(statement.get("Action")))
+
+
+def principals(statement: dict[str, Any]) -> list[str]:
+    principal = statement.get("Principal")
+    if isinstance(principal, str):
+        return [principal]
+    if isinstance(principal, dict):
+        out: list[str] = []
+        for value in principal.values():
+            out.extend(strings(value))
+        return out
+    return []
+
+
+def condition_values(statement: dict[str, Any], key: str, operator_prefix: str = "") -> Iterator[Any]:
+    """Values of condition key ``key`` (lower case; matched case-insensitively) under the
+    statement's condition operators that start with ``operator_prefix``."""
+    condition = statement.get("Condition")
+    if not isinstance(condition, dict):
+        return
+    for operator, body in condition.items():
+        if isinstance(operator, str) and operator.startswith(operator_prefix) and isinstance(body, dict):
+            yield from (value for name, value in body.items() if str(name).lower() == key)

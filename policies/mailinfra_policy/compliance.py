@@ -21,17 +21,19 @@ from .common import (
     as_bool,
     as_int,
     as_json,
-    as_list,
+    dependencies_of,
     get,
     is_unknown,
+    on_property,
     project_config,
     provider_props,
     resource_policy,
     resource_region,
     stack_config,
     stack_policy,
+    strings,
 )
-from .dns import RECORD_TYPES, record_view
+from .dns import stack_records
 from .keys import DNSSEC_REGION, KMS_KEY, is_dnssec_ksk
 from .standards import spf
 from .standards._common import organizational_domain
@@ -76,9 +78,9 @@ def _compliance_config() -> dict[str, Any]:
 
 
 def _allowed_regions(cfg: dict[str, Any]) -> list[str]:
-    regions = [r for r in as_list(cfg.get("allowedRegions")) if isinstance(r, str)]
+    regions = strings(cfg.get("allowedRegions"))
     if not regions:
-        regions = [r for r in as_list(as_json(_compliance_config().get("allowedRegions"))) if isinstance(r, str)]
+        regions = strings(as_json(_compliance_config().get("allowedRegions")))
     if not regions:
         default = stack_config("aws:region")
         regions = [default] if isinstance(default, str) else []
@@ -86,31 +88,23 @@ def _allowed_regions(cfg: dict[str, Any]) -> list[str]:
 
 
 def _depends_on(resource: Any, urns: set[str]) -> bool:
-    for dep in getattr(resource, "dependencies", None) or []:
-        if dep.urn in urns:
-            return True
-    for deps in (getattr(resource, "property_dependencies", None) or {}).values():
-        if any(d.urn in urns for d in deps or []):
-            return True
+    if any(dep.urn in urns for dep in dependencies_of(resource)):
+        return True
     parent = getattr(resource, "parent", None)
     return parent is not None and parent.urn in urns
 
 
 def _cloudfront_certificates(view: StackView, regions: dict[str, Any]) -> set[str]:
     """ACM certificates (and their validations) in us-east-1 that a CloudFront distribution uses."""
-    def deps(resource: Any) -> list[Any]:
-        out = list(getattr(resource, "dependencies", None) or [])
-        for values in (getattr(resource, "property_dependencies", None) or {}).values():
-            out.extend(values or [])
-        return out
+    def certificates(resource: Any) -> list[Any]:
+        return [d for d in dependencies_of(resource)
+                if d.resource_type in ACM_TYPES and regions.get(d.urn) == DNSSEC_REGION]
 
     found: set[str] = set()
     for distribution in view.of_type(CLOUDFRONT_DISTRIBUTION):
-        for dep in deps(distribution):
-            if dep.resource_type in ACM_TYPES and regions.get(dep.urn) == DNSSEC_REGION:
-                found.add(dep.urn)
-                found.update(d.urn for d in deps(dep)
-                             if d.resource_type in ACM_TYPES and regions.get(d.urn) == DNSSEC_REGION)
+        for dep in certificates(distribution):
+            found.add(dep.urn)
+            found.update(d.urn for d in certificates(dep))
     return found
 
 
@@ -164,7 +158,7 @@ def _tags(type_: str, props: dict[str, Any], args: ResourceValidationArgs, cfg: 
         inherited = as_json(default_tags.get("tags"))
         if isinstance(inherited, dict):
             tags = {**inherited, **tags}
-    required = [t for t in as_list(cfg.get("requiredTags")) if isinstance(t, str)]
+    required = strings(cfg.get("requiredTags"))
     missing = [t for t in required if t not in tags or (not is_unknown(tags[t]) and not tags[t])]
     if missing:
         yield f"missing required tag(s): {', '.join(missing)}"
@@ -173,10 +167,8 @@ def _tags(type_: str, props: dict[str, Any], args: ResourceValidationArgs, cfg: 
 # ---------------------------------------------------------------- logs
 
 
-def _retention(type_: str, props: dict[str, Any], args: ResourceValidationArgs, cfg: dict[str, Any]) -> Iterator[str]:
-    value = get(props, "retentionInDays")
-    if is_unknown(value):
-        return
+@on_property("retentionInDays")
+def _retention(value: Any, cfg: dict[str, Any]) -> Iterator[str]:
     days = as_int(value)
     maximum = int(cfg["maxDays"])
     if not days:
@@ -208,17 +200,11 @@ def _domain_auth(args: StackValidationArgs, cfg: dict[str, Any]) -> Iterator[tup
     dkim_domains: set[str] = set()
     unnamed_dependents: set[str] = set()  # identity URNs that records with unknown names depend on
     identity_urns = {r.urn for r in identities.values()}
-    for resource, record in (
-        (r, record_view(r.resource_type, view.props[r.urn])) for r in view.of_type(*RECORD_TYPES)
-    ):
+    for resource, record in stack_records(view):
         if record.name is None:
-            for dep in (getattr(resource, "dependencies", None) or []):
-                if dep.urn in identity_urns:
-                    unnamed_dependents.add(dep.urn)
-            for deps in (getattr(resource, "property_dependencies", None) or {}).values():
-                unnamed_dependents.update(d.urn for d in deps or [] if d.urn in identity_urns)
+            unnamed_dependents.update(d.urn for d in dependencies_of(resource) if d.urn in identity_urns)
             continue
-        known = [v for v in record.values if isinstance(v, str) and not is_unknown(v)]
+        known = record.texts
         if "._domainkey." in record.name:
             dkim_domains.add(record.name.split("._domainkey.", 1)[1])
         elif record.type == "TXT" and record.name.startswith("_dmarc.") and any(

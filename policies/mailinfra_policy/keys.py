@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,14 +10,19 @@ from pulumi_policy import ResourceValidationArgs, Severity
 from .common import (
     PROD_ONLY,
     PROD_STAGING,
+    allowed_statements,
     as_bool,
     as_int,
-    as_json,
     as_list,
+    condition_values,
     get,
+    grants,
     is_unknown,
+    on_property,
+    principals,
     resource_policy,
     resource_region,
+    statements,
 )
 
 KMS_KEY = "aws:kms/key:Key"
@@ -52,60 +56,11 @@ def is_dnssec_ksk(props: dict[str, Any]) -> bool:
     return key_spec(props) == DNSSEC_SPEC and get(props, "keyUsage") == DNSSEC_USAGE
 
 
-# --------------------------------------------------------------- policy docs
-
-
-def statements(document: Any) -> list[dict[str, Any]]:
-    doc = as_json(document)
-    if not isinstance(doc, dict):
-        return []
-    return [s for s in as_list(as_json(doc.get("Statement"))) if isinstance(s, dict)]
-
-
-def _strings(value: Any) -> list[str]:
-    return [v for v in as_list(value) if isinstance(v, str)]
-
-
-def action_matches(pattern: str, action: str) -> bool:
-    """IAM wildcard match, case-insensitive ('kms:Disable*' matches 'kms:DisableKey')."""
-    return fnmatch.fnmatchcase(action.lower(), pattern.lower())
-
-
-def grants(statement: dict[str, Any], action: str) -> bool:
-    if "NotAction" in statement:
-        return not any(action_matches(p, action) for p in _strings(statement["NotAction"]))
-    return any(action_matches(p, action) for p in _strings(statement.get("Action")))
-
-
-def principals(statement: dict[str, Any]) -> list[str]:
-    principal = statement.get("Principal")
-    if isinstance(principal, str):
-        return [principal]
-    if isinstance(principal, dict):
-        out: list[str] = []
-        for value in principal.values():
-            out.extend(_strings(value))
-        return out
-    return []
-
-
 def has_mfa_condition(statement: dict[str, Any], expect: bool = True) -> bool:
-    condition = statement.get("Condition")
-    if not isinstance(condition, dict):
-        return False
-    for operator, body in condition.items():
-        if not isinstance(operator, str) or not operator.startswith("Bool") or not isinstance(body, dict):
-            continue
-        for key, value in body.items():
-            if key.lower() == "aws:multifactorauthpresent":
-                values = {str(v).lower() for v in as_list(value)}
-                if str(expect).lower() in values:
-                    return True
-    return False
-
-
-def _policy_document(type_: str, props: dict[str, Any]) -> Any:
-    return get(props, "policy")
+    return any(
+        str(expect).lower() in {str(v).lower() for v in as_list(value)}
+        for value in condition_values(statement, "aws:multifactorauthpresent", "Bool")
+    )
 
 
 # ---------------------------------------------------------------------- rules
@@ -120,8 +75,7 @@ def _rotation(type_: str, props: dict[str, Any], args: ResourceValidationArgs, c
     if as_bool(enabled) is not True:
         yield f"symmetric KMS key must set enableKeyRotation: true (got {enabled!r})"
         return
-    period = get(props, "rotationPeriodInDays")
-    days = as_int(period)
+    days = as_int(get(props, "rotationPeriodInDays"))
     limit = int(cfg["maxRotationDays"])
     if days is not None and days > limit:
         yield f"rotationPeriodInDays is {days}, over the {limit}-day maximum"
@@ -141,22 +95,18 @@ def _dnssec(type_: str, props: dict[str, Any], args: ResourceValidationArgs, cfg
     region = resource_region(props, args.provider)
     if region is not None and not is_unknown(region) and region != DNSSEC_REGION:
         yield f"a Route53 DNSSEC KSK key must live in {DNSSEC_REGION} (got {region!r})"
-    document = _policy_document(type_, props)
+    document = get(props, "policy")
     if is_unknown(document):
         return
-    allowed: set[str] = set()
-    for statement in statements(document):
-        if statement.get("Effect") != "Allow":
-            continue
-        if DNSSEC_SERVICE in principals(statement):
-            allowed.update(a for a in DNSSEC_ACTIONS if grants(statement, a))
+    allowed = {a for _, statement in allowed_statements(document) if DNSSEC_SERVICE in principals(statement)
+               for a in DNSSEC_ACTIONS if grants(statement, a)}
     missing = [a for a in DNSSEC_ACTIONS if a not in allowed]
     if missing:
         yield f"key policy must allow {DNSSEC_SERVICE} {', '.join(missing)}"
 
 
-def _deletion_window(type_: str, props: dict[str, Any], args: ResourceValidationArgs, cfg: dict[str, Any]) -> Iterator[str]:
-    value = get(props, "deletionWindowInDays")
+@on_property("deletionWindowInDays")
+def _deletion_window(value: Any, cfg: dict[str, Any]) -> Iterator[str]:
     days = as_int(value)
     minimum = int(cfg["minDays"])
     if days is not None and days < minimum:  # missing: AWS default 30
@@ -168,40 +118,40 @@ def _protected(type_: str, props: dict[str, Any], args: ResourceValidationArgs, 
         yield "KMS key is not protected: set ResourceOptions(protect=True)"
 
 
-def _wildcard_principal(type_: str, props: dict[str, Any], args: ResourceValidationArgs, cfg: dict[str, Any]) -> Iterator[str]:
-    for index, statement in enumerate(statements(_policy_document(type_, props))):
-        if statement.get("Effect") == "Allow" and "*" in principals(statement):
-            yield f"key policy statement {statement.get('Sid', index)!r} allows the wildcard principal '*'"
+@on_property("policy")
+def _wildcard_principal(document: Any, cfg: dict[str, Any]) -> Iterator[str]:
+    for sid, statement in allowed_statements(document):
+        if "*" in principals(statement):
+            yield f"key policy statement {sid!r} allows the wildcard principal '*'"
 
 
-def _mfa(type_: str, props: dict[str, Any], args: ResourceValidationArgs, cfg: dict[str, Any]) -> Iterator[str]:
-    stmts = statements(_policy_document(type_, props))
+@on_property("policy")
+def _mfa(document: Any, cfg: dict[str, Any]) -> Iterator[str]:
     # A Deny of the destructive actions when MFA is absent covers every Allow.
     denied = {
         action
-        for s in stmts
+        for s in statements(document)
         if s.get("Effect") == "Deny" and has_mfa_condition(s, expect=False)
         for action in DESTRUCTIVE_ACTIONS
         if grants(s, action)
     }
-    for index, statement in enumerate(stmts):
-        if statement.get("Effect") != "Allow" or has_mfa_condition(statement):
+    for sid, statement in allowed_statements(document):
+        if has_mfa_condition(statement):
             continue
         bad = [a for a in DESTRUCTIVE_ACTIONS if grants(statement, a) and a not in denied]
         if bad:
-            yield (f"key policy statement {statement.get('Sid', index)!r} allows {', '.join(bad)} "
+            yield (f"key policy statement {sid!r} allows {', '.join(bad)} "
                    "without an aws:MultiFactorAuthPresent condition")
 
 
-def _lockout(type_: str, props: dict[str, Any], args: ResourceValidationArgs, cfg: dict[str, Any]) -> Iterator[str]:
-    if as_bool(get(props, "bypassPolicyLockoutSafetyCheck")) is True:
+@on_property("bypassPolicyLockoutSafetyCheck")
+def _lockout(value: Any, cfg: dict[str, Any]) -> Iterator[str]:
+    if as_bool(value) is True:
         yield "bypassPolicyLockoutSafetyCheck is true"
 
 
-def _secret_cmk(type_: str, props: dict[str, Any], args: ResourceValidationArgs, cfg: dict[str, Any]) -> Iterator[str]:
-    key = get(props, "kmsKeyId")
-    if is_unknown(key):
-        return  # the CMK's ARN, known after create
+@on_property("kmsKeyId")  # unknown: the CMK's ARN, known after create
+def _secret_cmk(key: Any, cfg: dict[str, Any]) -> Iterator[str]:
     if not key:
         yield "secret has no kmsKeyId: it would be encrypted with the AWS-managed key aws/secretsmanager"
     elif isinstance(key, str) and key.endswith("alias/aws/secretsmanager"):

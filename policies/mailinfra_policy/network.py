@@ -13,18 +13,20 @@ to be an MX host and is reported.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from pulumi_policy import ResourceValidationArgs, Severity, StackValidationArgs
 
 from .common import (
+    ResourceCheck,
     StackView,
     as_int,
     as_json,
     as_list,
     get,
     is_unknown,
+    on_property,
     resource_policy,
     stack_policy,
 )
@@ -41,6 +43,8 @@ MX_TAG_VALUE = "mx"
 ADMIN_PORTS = (22, 3389)
 SUBMISSION_PORTS = (587, 465, 2587)
 _NON_PORT_PROTOCOLS = {"icmp", "1", "icmpv6", "58"}
+ZONE_TLS_SETTINGS = ("min_tls_version", "always_use_https")
+_ALLOWED_PORTS = {"allowedPorts": {"type": "array", "items": {"type": "integer"}, "default": []}}
 
 
 def is_world(cidr: Any) -> bool:
@@ -84,7 +88,7 @@ def opens_to_world(entry: tuple[int | None, int | None, str, list[Any]], port: i
     return from_port <= port <= to_port
 
 
-def _world_ports(ports: tuple[int, ...], what: str):
+def _world_ports(ports: tuple[int, ...], what: str) -> ResourceCheck:
     def check(type_: str, props: dict[str, Any], args: ResourceValidationArgs, cfg: dict[str, Any]) -> Iterator[str]:
         allowed = {int(p) for p in as_list(cfg.get("allowedPorts")) if as_int(p) is not None}
         for entry in ingress_entries(type_, props):
@@ -151,23 +155,20 @@ def _tls_version(value: Any) -> tuple[int, ...] | None:
     return None
 
 
-def _min_tls(type_: str, props: dict[str, Any], args: ResourceValidationArgs, cfg: dict[str, Any]) -> Iterator[str]:
-    if get(props, "settingId") != "min_tls_version":
-        return
-    value = get(props, "value")
-    if is_unknown(value):
-        return
+def _zone_setting(setting_id: str) -> Callable[..., ResourceCheck]:
+    """on_property for the value of a Cloudflare ZoneSetting, only on the setting ``setting_id``."""
+    return on_property("value", when=lambda props: get(props, "settingId") == setting_id)
+
+
+@_zone_setting("min_tls_version")
+def _min_tls(value: Any, cfg: dict[str, Any]) -> Iterator[str]:
     version = _tls_version(value)
     if version is None or version < (1, 2):
         yield f"min_tls_version must be at least 1.2, got {value!r}"
 
 
-def _always_https(type_: str, props: dict[str, Any], args: ResourceValidationArgs, cfg: dict[str, Any]) -> Iterator[str]:
-    if get(props, "settingId") != "always_use_https":
-        return
-    value = get(props, "value")
-    if is_unknown(value):
-        return
+@_zone_setting("always_use_https")
+def _always_https(value: Any, cfg: dict[str, Any]) -> Iterator[str]:
     if value != "on":
         yield f"always_use_https must be 'on', got {value!r}"
 
@@ -186,7 +187,7 @@ def _zone_settings_present(args: StackValidationArgs, cfg: dict[str, Any]) -> It
         if isinstance(zone, str) and isinstance(sid, str):
             settings.setdefault(zone, set()).add(sid)
     for zone, urn in sorted(zones.items()):
-        missing = [s for s in ("min_tls_version", "always_use_https") if s not in settings.get(zone, set())]
+        missing = [s for s in ZONE_TLS_SETTINGS if s not in settings.get(zone, set())]
         if missing:
             yield (f"Cloudflare zone {zone} serves records but has no ZoneSetting for {', '.join(missing)}", urn)
 
@@ -197,14 +198,14 @@ POLICIES = [
         "Security groups never open SSH (22) or RDP (3389) to 0.0.0.0/0 or ::/0.",
         types=SG_TYPES, check=_world_ports(ADMIN_PORTS, "admin"), severity=Severity.CRITICAL,
         remediation="Restrict the rule's CIDRs to an admin network or use SSM Session Manager.",
-        config={"allowedPorts": {"type": "array", "items": {"type": "integer"}, "default": []}},
+        config=_ALLOWED_PORTS,
     ),
     resource_policy(
         "network-no-world-smtp-submission",
         "Security groups never open SMTP submission (587, 465, 2587) to 0.0.0.0/0 or ::/0.",
         types=SG_TYPES, check=_world_ports(SUBMISSION_PORTS, "SMTP submission"), severity=Severity.HIGH,
         remediation="Allow 587/465/2587 only from the stack's allowed sender CIDRs.",
-        config={"allowedPorts": {"type": "array", "items": {"type": "integer"}, "default": []}},
+        config=_ALLOWED_PORTS,
     ),
     stack_policy(
         "network-smtp-inbound-mx-only",

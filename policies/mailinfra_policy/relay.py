@@ -10,13 +10,17 @@ from pulumi_policy import ResourceValidationArgs, Severity
 from .common import (
     PROD_ONLY,
     PROD_STAGING,
+    allowed_statements,
     as_bool,
     as_list,
+    condition_values,
     get,
+    grants,
     is_unknown,
+    on_property,
     resource_policy,
+    strings,
 )
-from .keys import grants, statements
 
 CONFIGURATION_SET = "aws:sesv2/configurationSet:ConfigurationSet"
 EMAIL_IDENTITY = "aws:sesv2/emailIdentity:EmailIdentity"
@@ -33,17 +37,15 @@ _SES_PROBES = ("ses:SendRawEmail", "ses:SendEmail", "ses:SendBulkEmail", "ses:Se
                "ses:CreateEmailIdentity", "ses:DeleteEmailIdentity", "ses:PutAccountDetails")
 
 
-def _tls(type_: str, props: dict[str, Any], args: ResourceValidationArgs, cfg: dict[str, Any]) -> Iterator[str]:
-    policy = get(props, "deliveryOptions", "tlsPolicy")
-    if is_unknown(policy):
-        return
+@on_property("deliveryOptions", "tlsPolicy")
+def _tls(policy: Any, cfg: dict[str, Any]) -> Iterator[str]:
     if policy != "REQUIRE":
         shown = "missing (OPTIONAL)" if policy is None else repr(policy)
         yield f"deliveryOptions.tlsPolicy must be REQUIRE, got {shown}"
 
 
-def _default_set(type_: str, props: dict[str, Any], args: ResourceValidationArgs, cfg: dict[str, Any]) -> Iterator[str]:
-    name = get(props, "configurationSetName")
+@on_property("configurationSetName")
+def _default_set(name: Any, cfg: dict[str, Any]) -> Iterator[str]:
     if name is None or name == "":
         yield "email identity names no default configuration set (configurationSetName)"
 
@@ -72,28 +74,16 @@ def _suppression(type_: str, props: dict[str, Any], args: ResourceValidationArgs
         reasons = get(props, "suppressionOptions", "suppressedReasons")
     if is_unknown(reasons):
         return
-    have = {r for r in as_list(reasons) if isinstance(r, str)}
+    have = set(strings(reasons))
     missing = [r for r in ("BOUNCE", "COMPLAINT") if r not in have]
     if missing:
         yield f"suppression must cover BOUNCE and COMPLAINT; missing {', '.join(missing)}"
 
 
-def _reputation(type_: str, props: dict[str, Any], args: ResourceValidationArgs, cfg: dict[str, Any]) -> Iterator[str]:
-    enabled = get(props, "reputationOptions", "reputationMetricsEnabled")
-    if is_unknown(enabled):
-        return
+@on_property("reputationOptions", "reputationMetricsEnabled")
+def _reputation(enabled: Any, cfg: dict[str, Any]) -> Iterator[str]:
     if as_bool(enabled) is not True:
         yield f"reputationOptions.reputationMetricsEnabled must be true, got {enabled!r}"
-
-
-def _has_from_address_condition(statement: dict[str, Any]) -> bool:
-    condition = statement.get("Condition")
-    if not isinstance(condition, dict):
-        return False
-    return any(
-        isinstance(body, dict) and any(str(k).lower() == "ses:fromaddress" for k in body)
-        for body in condition.values()
-    )
 
 
 def _is_identity_arn(resource: Any) -> bool:
@@ -102,28 +92,22 @@ def _is_identity_arn(resource: Any) -> bool:
     return isinstance(resource, str) and resource.startswith("arn:") and ":identity/" in resource and not resource.endswith(":identity/*")
 
 
-def _iam_ses(type_: str, props: dict[str, Any], args: ResourceValidationArgs, cfg: dict[str, Any]) -> Iterator[str]:
-    document = get(props, "policy")
-    if is_unknown(document):
-        return
-    for index, statement in enumerate(statements(document)):
-        if statement.get("Effect") != "Allow":
-            continue
-        sid = statement.get("Sid", index)
+@on_property("policy")
+def _iam_ses(document: Any, cfg: dict[str, Any]) -> Iterator[str]:
+    for sid, statement in allowed_statements(document):
         if not any(grants(statement, probe) for probe in _SES_PROBES):
             continue
         if "NotAction" in statement:
             yield f"statement {sid!r} grants SES through NotAction; list ses:SendRawEmail/ses:SendEmail instead"
             continue
-        actions = [a for a in as_list(statement.get("Action")) if isinstance(a, str)]
-        extra = [a for a in actions if a.lower() not in {s.lower() for s in SEND_ACTIONS}
+        extra = [a for a in strings(statement.get("Action")) if a.lower() not in {s.lower() for s in SEND_ACTIONS}
                  and (a.lower().startswith("ses:") or a == "*")]
         if extra:
             yield f"statement {sid!r} grants {', '.join(extra)}; only ses:SendRawEmail and ses:SendEmail are allowed"
         resources = as_list(statement.get("Resource"))
         if "NotResource" in statement or not resources or not all(_is_identity_arn(r) for r in resources):
             yield f"statement {sid!r} must name SES identity ARNs in Resource, not {statement.get('Resource', statement.get('NotResource'))!r}"
-        if not _has_from_address_condition(statement):
+        if not any(True for _ in condition_values(statement, "ses:fromaddress")):
             yield f"statement {sid!r} has no ses:FromAddress condition"
 
 
