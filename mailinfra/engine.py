@@ -21,6 +21,7 @@ import runpy
 import sys
 import threading
 import traceback
+from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -392,8 +393,14 @@ def _execute(project: Project, cfg: StackConfig, preview: bool, organization: st
         sys.path.insert(0, project.program_dir)
         sys.argv = [project.main]
 
-        def program() -> None:
+        def program() -> Awaitable[None]:
             runpy.run_path(project.main, run_name="__main__")
+            # A synchronous program has only queued its registrations: none of their
+            # RPCs has started, so the SDK's wait_for_rpcs would find no RPC and drain
+            # every pending output through asyncio.wait(FIRST_COMPLETED) over the whole
+            # set - quadratic in the number of outputs (minutes at 1,000 domains).
+            # One turn of the loop starts them; the SDK then awaits them one by one.
+            return asyncio.sleep(0)
 
         loop.run_until_complete(run_in_stack(program))
     except BaseException as exc:
