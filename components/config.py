@@ -484,7 +484,10 @@ def _bimi(path: str, raw: Any) -> BimiConfig:
 def _zone(path: str, name: str, raw: Any) -> ZoneConfig:
     o = _Obj(path, raw, ("provider", "zoneId", "accountId", "dnssec"))
     provider = _choice(o.sub("provider"), o.require("provider"), PROVIDERS)
-    zone_id = _str(o.sub("zoneId"), o.require("zoneId"), pattern=r"[A-Za-z0-9]{1,64}", what="a zone id (letters and digits)")
+    if provider == "route53":
+        zone_id = _str(o.sub("zoneId"), o.require("zoneId"), pattern=r"Z[A-Z0-9]{1,31}", what="a Route53 hosted zone id (Z...)")
+    else:
+        zone_id = _str(o.sub("zoneId"), o.require("zoneId"), pattern=r"[0-9a-f]{32}", what="a Cloudflare zone id (32 hex digits)")
     account_id = o.get("accountId")
     if provider == "cloudflare":
         account_id = _str(o.sub("accountId"), o.require("accountId"), pattern=r"[0-9a-f]{32}", what="a Cloudflare account id (32 hex digits)")
@@ -595,7 +598,7 @@ def _keys(path: str, raw: Any, environment: str) -> KeysConfig:
         deletion_window_days=window,
         per_domain=_bool(o.sub("perDomain"), o.get("perDomain", False)),
         alert_email=email(o.sub("alertEmail"), o.get("alertEmail")) if o.has("alertEmail") else None,
-        alias=_str(o.sub("alias"), o.get("alias", "mailinfra"), pattern=r"[A-Za-z0-9/_-]{1,200}", what="a KMS alias name without the alias/ prefix"),
+        alias=_str(o.sub("alias"), o.get("alias", "mailinfra"), pattern=r"(?!alias/|aws/)[A-Za-z0-9/_-]{1,200}", what="a KMS alias name without the alias/ prefix (aws/ is reserved)"),
     )
 
 

@@ -80,10 +80,11 @@ def report_auth_records(d: DomainConfig) -> list[DnsRecord]:
 
 class SendingDomain(pulumi.ComponentResource):
     def __init__(self, name: str, args: SendingDomainArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        from .dkim import ByoDkim, ByoDkimArgs
-        from .mtasts_hosting import MtaStsHosting, MtaStsHostingArgs
-        from .relay import ByodkimSigning, ContactTopic, SesRelay, SesRelayArgs
-        from .smtp import SmtpAccess, SmtpAccessArgs
+        from . import wiring
+        from .dkim import ByoDkim
+        from .mtasts_hosting import MtaStsHosting
+        from .relay import ByodkimSigning, SesRelay
+        from .smtp import SmtpAccess
 
         d, s = args.domain, args.stack
         # Everything that can be wrong is computed before the first child exists.
@@ -98,8 +99,7 @@ class SendingDomain(pulumi.ComponentResource):
                 self.foreign_records.append((zone, r))
             else:
                 pulumi.log.info(f"{d.name}: the DMARC report destination must publish {r.name} TXT \"v=DMARC1\" (not in a zone of this stack)")
-        byodkim_args = ByoDkimArgs(domain=d.name, selectors=d.dkim.selectors, overlap_days=d.dkim.overlap_days) if d.dkim.mode == "byodkim" else None
-        topics = tuple(ContactTopic(name=t, display_name=t.replace("-", " ").replace("_", " ").title()) for t in args.contact_topics)
+        byo_args = wiring.byodkim_args(d)
 
         super().__init__("mailinfra:domain:SendingDomain", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -108,8 +108,8 @@ class SendingDomain(pulumi.ComponentResource):
         deferred: list[DeferredRecord] = []
         byo = None
         dkim_records: tuple[pulumi.Resource, ...] = ()
-        if byodkim_args is not None:
-            byo = ByoDkim(f"{name}-dkim", byodkim_args, args.keystore, opts=child)
+        if byo_args is not None:
+            byo = ByoDkim(f"{name}-dkim", byo_args, args.keystore, opts=child)
             selector_records = tuple(
                 DeferredRecord(key=f"dkim-{rname.split('._domainkey.')[0].replace('.', '-')}", name=rname, type="TXT", values=value.apply(lambda v: [v]), purpose="dkim", ttl=d.ttl)
                 for rname, value in byo.records
@@ -125,16 +125,12 @@ class SendingDomain(pulumi.ComponentResource):
 
         relay = SesRelay(
             f"{name}-relay",
-            SesRelayArgs(
-                domain=d.name,
-                region=s.region,
+            wiring.relay_args(
+                d,
+                s,
                 kms_key_arn=args.keystore.key_arn,
-                mail_from_subdomain=d.mail_from,
-                max_delivery_seconds=s.relay.max_delivery_seconds,
                 byodkim=ByodkimSigning(selector=byo.signing_selector, private_key=byo.signing_attributes.domain_signing_private_key) if byo else None,
-                dedicated_ip_pool_scaling_mode="MANAGED" if d.dedicated_ip_pool else None,
-                contact_topics=topics,
-                tags=tags,
+                topics=args.contact_topics,
                 identity_depends_on=dkim_records,
             ),
             opts=child,
@@ -162,35 +158,18 @@ class SendingDomain(pulumi.ComponentResource):
         )
         smtp = SmtpAccess(
             f"{name}-smtp",
-            SmtpAccessArgs(
-                domain=d.name,
-                region=s.region,
+            wiring.smtp_args(
+                d,
+                s,
                 identity_arn=relay.identity_arn,
                 configuration_set_arn=relay.configuration_set_arn,
                 secret_factory=lambda n, v, desc: args.keystore.secret(n, v, desc).arn,
-                key_generations=d.smtp.key_generations,
-                active_key=d.smtp.active_key,
-                port=d.smtp.port,
-                tags=tags,
             ),
             opts=child,
         )
         hosting = None
         if sts is not None:
-            hosting = MtaStsHosting(
-                f"{name}-mta-sts",
-                MtaStsHostingArgs(
-                    domain=d.name,
-                    policy_text=sts.policy_text,
-                    provider=d.provider,
-                    zone_id=d.zone.zone_id,
-                    region=s.region,
-                    account_id=d.zone.account_id,
-                    certificate_provider=args.certificate_provider,
-                    tags=tags,
-                ),
-                opts=child,
-            )
+            hosting = MtaStsHosting(f"{name}-mta-sts", wiring.hosting_args(d, s, sts, args.certificate_provider), opts=child)
 
         self.relay = relay
         self.dkim_records = dkim_records[0] if dkim_records else None

@@ -244,8 +244,9 @@ class PlanMonitor(pulumi_mocks.MockMonitor):
             custom=bool(request.custom),
             inputs=decode_struct(request.object),
             outputs=outputs,
-            dependencies=list(request.dependencies),
-            property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+            # Sorted: the SDK sends them in set order, which differs from run to run.
+            dependencies=sorted(set(request.dependencies)),
+            property_dependencies={k: sorted(set(v.urns)) for k, v in sorted(request.propertyDependencies.items())},
             options=_options(request),
         )
         with self._lock:

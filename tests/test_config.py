@@ -97,6 +97,8 @@ BAD = [
     (["compliance", "unsubscribeUrl"], "ftp://x", r"mailinfra\.compliance\.unsubscribeUrl: must be an https:// URL"),
     (["compliance", "postalAddress"], KeyError, r"mailinfra\.compliance\.postalAddress: is required"),
     (["zones", "dev.example.com", "provider"], "gandi", r"mailinfra\.zones\.dev\.example\.com\.provider: must be one of route53, cloudflare"),
+    (["zones", "dev.example.com", "zoneId"], "z-123", r"mailinfra\.zones\.dev\.example\.com\.zoneId: must be a Route53 hosted zone id \(Z\.\.\.\)"),
+    (["keys", "alias"], "aws/mail", r"mailinfra\.keys\.alias: must be a KMS alias name without the alias/ prefix \(aws/ is reserved\)"),
     (["domian"], [], r"mailinfra\.domian: unknown key 'domian'; did you mean 'domains'\?"),
     (["environment"], "production", r"mailinfra\.environment: must be one of dev, staging, prod \(got 'production'\)"),
 ]
@@ -143,3 +145,19 @@ def test_fleet_entry_may_be_a_bare_name() -> None:
     promo = cfg.domains[-1]
     assert promo.name == "promo.example.com" and promo.zone.name == "example.com"
     assert promo.dmarc.policy == "reject" and promo.tls_rpt.rua == ("mailto:tls@example.com",)
+
+
+def test_preflight_builds_every_components_args_before_any_resource():
+    import dataclasses
+
+    from components import wiring
+    from components.keystore import KeyStoreError
+
+    raw, region = stack_raw("prod")
+    cfg = parse_config(raw, stack="prod", region=region)
+    wiring.preflight(cfg)  # the shipped stack passes
+    bad = dataclasses.replace(cfg, keys=dataclasses.replace(cfg.keys, alias="aws/x"))
+    with pytest.raises(KeyStoreError, match=r"alias_name: give the name without alias/"):
+        wiring.preflight(bad)
+    # topics go to one domain only (one SES contact list per account and region)
+    assert wiring.topics_by_domain(cfg) == {"mail.example.com": ("newsletter", "product-updates")}
