@@ -429,9 +429,10 @@ class ByoDkim(pulumi.ComponentResource):
             self.records.append((dkim_std.dkim_name(selector, args.domain), pair.dkim_txt))
         signer = self.key_pairs[plan.signing]
         self.signing_selector: str = plan.signing
+        self.signing_private_key: pulumi.Output[str] = pulumi.Output.secret(signer.private_key_b64)
         self.signing_attributes = aws.sesv2.EmailIdentityDkimSigningAttributesArgs(
             domain_signing_selector=plan.signing,
-            domain_signing_private_key=pulumi.Output.secret(signer.private_key_b64),
+            domain_signing_private_key=self.signing_private_key,
         )
         pulumi.log.info(
             f"DKIM {args.domain}: signing {plan.signing}; publishing {', '.join(plan.publish)}"

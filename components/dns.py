@@ -108,9 +108,12 @@ class AuthRecords(pulumi.ComponentResource):
             values: pulumi.Input = rec.route53_values(r)
             name: pulumi.Input[str] = r.name
         else:
-            values = pulumi.Output.from_input(r.values).apply(
-                lambda vs, t=r.type: [rec.route53_txt(v) if t == "TXT" else v for v in vs]
-            )
+            rtype = r.type
+
+            def provider_form(vs: Sequence[str]) -> list[str]:
+                return [rec.route53_txt(v) if rtype == "TXT" else v for v in vs]
+
+            values = pulumi.Output.from_input(r.values).apply(provider_form)
             name = r.name
         return aws.route53.Record(
             rname,

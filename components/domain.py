@@ -15,6 +15,7 @@ private DNS allows only one per service and VPC.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import pulumi
@@ -129,7 +130,7 @@ class SendingDomain(pulumi.ComponentResource):
                 d,
                 s,
                 kms_key_arn=args.keystore.key_arn,
-                byodkim=ByodkimSigning(selector=byo.signing_selector, private_key=byo.signing_attributes.domain_signing_private_key) if byo else None,
+                byodkim=ByodkimSigning(selector=byo.signing_selector, private_key=byo.signing_private_key) if byo else None,
                 topics=args.contact_topics,
                 identity_depends_on=dkim_records,
             ),
@@ -139,7 +140,7 @@ class SendingDomain(pulumi.ComponentResource):
             # Easy DKIM: three CNAMEs whose names come from SES tokens (known after deploy).
             tokens = relay.dkim_tokens
             for i in range(3):
-                token = tokens.apply(lambda ts, i=i: ts[i])
+                token: pulumi.Output[str] = tokens.apply(functools.partial(_nth, i))
                 deferred.append(
                     DeferredRecord(
                         key=f"easy-dkim-{i + 1}",
@@ -153,7 +154,7 @@ class SendingDomain(pulumi.ComponentResource):
 
         self.records = AuthRecords(
             f"{name}-records",
-            AuthRecordsArgs(provider=d.provider, zone_name=d.zone.name, zone_id=d.zone.zone_id, records=tuple(records + own_zone_auth + deferred), tags=tags),
+            AuthRecordsArgs(provider=d.provider, zone_name=d.zone.name, zone_id=d.zone.zone_id, records=(*records, *own_zone_auth, *deferred), tags=tags),
             opts=child,
         )
         smtp = SmtpAccess(
@@ -189,6 +190,10 @@ class SendingDomain(pulumi.ComponentResource):
                 "smtp_secret_arn": self.smtp_secret_arn,
             }
         )
+
+
+def _nth(i: int, items: list[str]) -> str:
+    return items[i]
 
 
 def _zone_of(name: str, zones: dict[str, tuple[str, str]]) -> str | None:

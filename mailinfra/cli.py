@@ -51,8 +51,9 @@ def _input_errors(debug: bool = False) -> Iterator[None]:
     try:
         yield
     except (ConfigError, ProjectError, ProgramError) as exc:
-        if debug and getattr(exc, "traceback", None):
-            click.echo(exc.traceback, err=True)  # type: ignore[attr-defined]
+        trace = getattr(exc, "traceback", None)
+        if debug and trace:
+            click.echo(trace, err=True)
         raise InputError(_one_line(exc)) from None
     except OSError as exc:
         raise InputError(f"{exc.filename or ''}: {exc.strerror or exc}".strip(": ")) from None

@@ -110,10 +110,10 @@ def declared_records(plan: Mapping[str, Any]) -> list[DeclaredRecord]:
             continue
         inputs = r.get("inputs") or {}
         rtype = str(inputs.get("type") or "").upper()
-        raw_name = inputs.get("name")
+        raw_name = str(inputs["name"]) if _known(inputs.get("name")) else None
         deps = r.get("dependencies") or []
-        zone = _zone_for(raw_name.rstrip(".").lower() if _known(raw_name) else None, inputs.get("zoneId"), index, deps)
-        name = _absolute(raw_name, zone) if _known(raw_name) else None
+        zone = _zone_for(raw_name.rstrip(".").lower() if raw_name else None, inputs.get("zoneId"), index, deps)
+        name = _absolute(raw_name, zone) if raw_name else None
         ttl = inputs.get("ttl")
         ttl = int(ttl) if isinstance(ttl, (int, float)) and not isinstance(ttl, bool) else None
         if rtype_token == ROUTE53_RECORD:
@@ -125,12 +125,12 @@ def declared_records(plan: Mapping[str, Any]) -> list[DeclaredRecord]:
             if not _known(content):
                 values = None
             elif rtype == "TXT":
-                values = (txt.join_txt(txt.parse_cloudflare_txt(content)),)
+                values = (txt.join_txt(txt.parse_cloudflare_txt(str(content))),)
             elif rtype == "MX":
                 prio = inputs.get("priority")
                 values = (f"{int(prio) if isinstance(prio, (int, float)) else 10} {str(content).rstrip('.').lower()}",)
             else:
-                values = (_normal_host_value(rtype, content),)
+                values = (_normal_host_value(rtype, str(content)),)
             if ttl == 1:  # Cloudflare's "automatic"
                 ttl = 300
         out.append(DeclaredRecord(zone=zone or "", name=name, type=rtype, values=values, ttl=ttl, urn=r.get("urn", ""), provider=provider))

@@ -343,11 +343,11 @@ class _EnvironmentLevel:
         return None
 
 
-class EnvResourcePolicy(_EnvironmentLevel, ResourceValidationPolicy):
+class EnvResourcePolicy(_EnvironmentLevel, ResourceValidationPolicy):  # type: ignore[misc]  # property over attribute
     """A resource policy whose enforcement level follows the environment (see module doc)."""
 
 
-class EnvStackPolicy(_EnvironmentLevel, StackValidationPolicy):
+class EnvStackPolicy(_EnvironmentLevel, StackValidationPolicy):  # type: ignore[misc]  # property over attribute
     """A stack policy whose enforcement level follows the environment (see module doc)."""
 
 

@@ -242,12 +242,16 @@ def _bimi_dmarc(args: StackValidationArgs, cfg: dict[str, Any]) -> Iterator[tupl
     records = stack_records(StackView(args))
     policies: dict[str, Any] = {}  # domain -> DmarcRecord or None (unparseable)
     for _, record in _of_kind(records, "dmarc"):
+        if record.name is None:
+            continue
         for value in record.texts:
             try:
                 policies[record.name[len("_dmarc."):]] = _parse_dmarc(value)
             except StandardError:
                 policies[record.name[len("_dmarc."):]] = None
     for resource, record in _of_kind(records, "bimi"):
+        if record.name is None:
+            continue
         domain = record.name.split("._bimi.", 1)[1]
         for value in record.texts:
             try:
