@@ -1,7 +1,8 @@
 """Text and JSON renderings of a Plan.
 
 `plan_to_json(plan, stream)` writes the JSON plan of docs/CONTRACTS.md resource by
-resource; `plan_to_text(plan)` returns a preview-like tree. Both show an unknown as
+resource; `plan_to_text(plan)` returns a preview-like tree ending with the deploy
+critical path (mailinfra/graph.py) and the resource count. Both show an unknown as
 "[unknown]" and a secret as "[secret]"; a secret's value is never written.
 Violations come from the policy runner: pass them in (or leave them on
 `plan.violations`); each is a mapping or an object with policy, enforcement,
@@ -14,6 +15,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import IO, TYPE_CHECKING, Any
 
+from .graph import critical_path, format_path
 from .values import SECRET_TEXT, UNKNOWN, UNKNOWN_TEXT, Secret, to_jsonable
 
 if TYPE_CHECKING:
@@ -185,5 +187,5 @@ def plan_to_text(plan: Plan, violations: list[Any] | None = None) -> str:
             lines.append(f"        {d['message']}")
 
     n = len(plan.resources)
-    lines += ["", f"{n} resource{'' if n == 1 else 's'} to create"]
+    lines += ["", format_path(critical_path(plan.resources)), f"{n} resource{'' if n == 1 else 's'} to create"]
     return "\n".join(lines) + "\n"
