@@ -146,7 +146,10 @@ def run_verify(options: VerifyOptions) -> tuple[Report, int]:
     expectations = build_expectations(plan, outputs)
     nameservers = [parse_nameserver(v) for v in options.nameservers]
     client = DnsClient(
-        nameservers, timeout=options.timeout, concurrency=int(options.concurrency)
+        nameservers,
+        timeout=options.timeout,
+        concurrency=int(options.concurrency),
+        memo=True,  # one run, one snapshot: each question is asked once
     )
     stack = options.stack or str(plan.get("stack") or "")
     options.stack = stack

@@ -14,6 +14,7 @@ with a one-line reason.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 from collections.abc import Sequence
@@ -191,6 +192,7 @@ class DnsClient:
         nameservers: Sequence[Nameserver] = (),
         timeout: float = 5.0,
         concurrency: int = 16,
+        memo: bool = False,
     ):
         if timeout <= 0:
             raise VerifyInputError(f"--timeout must be > 0 (got {timeout!r})")
@@ -214,7 +216,10 @@ class DnsClient:
                 ) from None
         resolver.cache = None
         resolver.retry_servfail = False
-        resolver.timeout = self.timeout
+        # --timeout bounds each question; within it a lost UDP datagram is sent
+        # again after at most 1 s (as dig's +tries=3 and checkdmarc do), instead of
+        # turning one dropped packet on a busy server into an error.
+        resolver.timeout = min(1.0, self.timeout)
         resolver.lifetime = self.timeout
         resolver.search = []
         resolver.use_search_by_default = False
@@ -222,6 +227,13 @@ class DnsClient:
         self._sem: asyncio.Semaphore | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.queries = 0
+        # memo=True: one run is one snapshot of the DNS - a question asked again
+        # (the same include by a thousand SPF records, the same name by the record
+        # check and the SPF/DMARC checks) is answered once; concurrent askers share
+        # the question in flight. Errors are not kept, so a later asker retries.
+        self.memo = memo
+        self._memo: dict[tuple[str, str], asyncio.Future[DnsAnswer]] = {}
+        self._memo_loop: asyncio.AbstractEventLoop | None = None
 
     def _semaphore(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
@@ -232,6 +244,25 @@ class DnsClient:
 
     async def query(self, name: str, rdtype: str, *, hops: int = 0) -> DnsAnswer:
         """Ask one question; never raises for DNS outcomes."""
+        if not self.memo:
+            return await self._ask(name, rdtype, hops=hops)
+        loop = asyncio.get_running_loop()
+        if self._memo_loop is not loop:
+            self._memo, self._memo_loop = {}, loop
+        key = (name.rstrip(".").lower(), rdtype.upper())
+        future = self._memo.get(key)
+        if future is None:
+            future = loop.create_task(self._ask(name, rdtype, hops=hops))
+            self._memo[key] = future
+            future.add_done_callback(functools.partial(self._forget_errors, key))
+        return await asyncio.shield(future)
+
+    def _forget_errors(self, key: tuple[str, str], future: asyncio.Future[DnsAnswer]) -> None:
+        if future.cancelled() or future.exception() is not None or future.result().status == "error":
+            if self._memo.get(key) is future:
+                del self._memo[key]
+
+    async def _ask(self, name: str, rdtype: str, *, hops: int = 0) -> DnsAnswer:
         rdtype = rdtype.upper()
         display = name.rstrip(".").lower()
         try:
