@@ -33,7 +33,7 @@ class Trivial(pulumi.runtime.Mocks):
             return f"{args.name}-id", {**args.inputs, "dkimSigningAttributes": attrs}
         return f"{args.name}-id", args.inputs
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:  # type: ignore[override]
         return {}
 
 
@@ -53,7 +53,10 @@ def main() -> int:
     os.chdir(project.program_dir)
     sys.path.insert(0, project.program_dir)
     sys.argv = [project.main]
-    loop.run_until_complete(run_pulumi_func(lambda: runpy.run_path(project.main, run_name="__main__")))
+    def program() -> None:
+        runpy.run_path(project.main, run_name="__main__")
+
+    loop.run_until_complete(run_pulumi_func(program))
     return 0
 
 

@@ -1,0 +1,398 @@
+"""Benchmark `mailinfra verify --plan` against checkdmarc on the same live zones.
+
+    python bench/verify.py [--sizes 100,1000,5000] [--out bench/results/verify.json]
+
+Before any timing: a fleet of 10 domains (one brand zone, bench/genstack.py) is
+planned once with `mailinfra plan --format json`; the plan of N domains is that plan
+replicated over N/10 brand zones (brand0000 -> brandKKKK in every name, URN and value),
+so every zone declares the same ten kinds of domain. Every declared record is
+written as zone files (mailinfra.zone.zone_files) and served by one Knot DNS on
+127.0.0.1 at a free port. Then, on the same N domains, in the same run:
+
+- mailinfra: `mailinfra verify --stack bench --plan FILE --nameserver 127.0.0.1:PORT
+  --format json` as a whole process (its start-up included);
+- checkdmarc 6.0.4: `checkdmarc.check_domains(domains, resolver=<dnspython resolver
+  at 127.0.0.1:PORT>, skip_tls=True, timeout=2.0)` in its own process, timed as a
+  whole process (the headline speedup) and as the call alone (imports excluded: the
+  conservative speedup). `nameservers=` takes bare IPs (port 53 only); the
+  `resolver=` argument points it at the same server on the same port.
+
+Neither tool can reach HTTPS (mta-sts.<domain>) or SMTP here; both are measured
+on what they do with the DNS. SPF and DMARC verdicts are compared domain by domain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+sys.path.insert(0, ROOT)
+
+import genstack  # noqa: E402
+
+# The one include every fleet domain's SPF names, served locally so both tools can
+# walk the include tree (the shape of the real record: addresses only, -all).
+AMAZONSES_SPF = (
+    "v=spf1 ip4:199.255.192.0/22 ip4:199.127.232.0/22 ip4:54.240.0.0/18 ip4:69.169.224.0/20"
+    " ip4:23.249.208.0/20 ip4:23.251.224.0/19 ip4:76.223.176.0/20 ip4:54.240.64.0/19 ip4:54.240.96.0/19 -all"
+)
+STUB_ZONES = {
+    "amazonses.com": (
+        "$ORIGIN amazonses.com.\n$TTL 3600\n@ SOA ns1.invalid. hostmaster.amazonses.com. 1 7200 900 1209600 300\n"
+        f"@ NS ns1.invalid.\n@ TXT \"{AMAZONSES_SPF}\"\n"
+    )
+}
+BASE = genstack.PER_ZONE  # the planned fleet: one brand zone of ten domains
+TARGET_SPEEDUP = 10.0
+
+
+# ------------------------------------------------------------------ plan, zones
+
+
+def base_plan(tmp: str) -> dict[str, Any]:
+    project = os.path.join(tmp, "base")
+    genstack.make_project(BASE, project)
+    out = os.path.join(tmp, "base-plan.json")
+    mailinfra = os.path.join(os.path.dirname(sys.executable), "mailinfra")
+    subprocess.run(
+        [mailinfra, "plan", "--project", project, "--stack", "bench", "--no-policies", "--format", "json", "--output", out],
+        check=True, stdout=subprocess.DEVNULL,
+    )
+    with open(out, encoding="utf-8") as f:
+        plan: dict[str, Any] = json.load(f)
+    return plan
+
+
+def replicate(plan: dict[str, Any], n: int) -> dict[str, Any]:
+    """The plan of n domains (n a multiple of 10): every resource that names brand0000
+    once per brand zone; the rest (key store, firewall, ops zone) once."""
+    if n % BASE:
+        raise SystemExit(f"sizes must be multiples of {BASE} (got {n})")
+    marker = genstack.zone_name(0).split(".")[0]  # "brand0000"
+    base_zone_id = f"Z0BENCH{0:014d}"  # genstack's zone id of brand0000
+    shared: list[str] = []
+    templated: list[str] = []
+    for r in plan["resources"]:
+        text = json.dumps(r)
+        (templated if marker in text else shared).append(text)
+    resources = [json.loads(t) for t in shared]
+    for k in range(n // BASE):
+        brand = genstack.zone_name(k).split(".")[0]
+        zone_id = f"Z0BENCH{k:014d}"
+        resources.extend(json.loads(t.replace(marker, brand).replace(base_zone_id, zone_id)) for t in templated)
+    outputs = dict(plan["outputs"])
+    zones = dict(outputs.get("zones", {}))
+    base_zone = zones.pop(genstack.zone_name(0))
+    for k in range(n // BASE):
+        zones[genstack.zone_name(k)] = {**base_zone, "zoneId": f"Z0BENCH{k:014d}"}
+    outputs["zones"] = zones
+    outputs.pop("domains", None)  # per-domain exports are not read by verify
+    return {**plan, "resources": resources, "outputs": outputs}
+
+
+def free_port() -> int:
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                u.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no free port")
+
+
+class Knot:
+    """knotd on 127.0.0.1:<free port> serving the given zone files; stopped by pid."""
+
+    def __init__(self, zones: dict[str, str], workdir: str) -> None:
+        knotd = shutil.which("knotd") or "/usr/sbin/knotd"
+        if not os.path.exists(knotd):
+            raise SystemExit("knotd not found: apt-get install knot")
+        zdir = os.path.join(workdir, "zones")
+        os.makedirs(zdir, exist_ok=True)
+        for origin, text in zones.items():
+            with open(os.path.join(zdir, f"{origin}.zone"), "w", encoding="utf-8") as f:
+                f.write(text)
+        self.port = free_port()
+        conf = os.path.join(workdir, "knot.conf")
+        zone_lines = "\n".join(f"  - domain: {origin}" for origin in zones)
+        with open(conf, "w", encoding="utf-8") as f:
+            f.write(
+                f"""server:
+    rundir: "{workdir}"
+    listen: 127.0.0.1@{self.port}
+    background-workers: 1
+    udp-workers: 2
+    tcp-workers: 1
+control:
+    listen: "{workdir}/knot.sock"
+database:
+    storage: "{workdir}/db"
+log:
+  - target: stderr
+    any: error
+template:
+  - id: default
+    storage: "{zdir}"
+    file: "%s.zone"
+    zonefile-sync: -1
+    zonefile-load: whole
+    journal-content: none
+    semantic-checks: off
+zone:
+{zone_lines}
+"""
+            )
+        self.proc = subprocess.Popen([knotd, "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self._wait_ready(list(zones))
+
+    def _wait_ready(self, origins: list[str]) -> None:
+        import dns.message
+        import dns.query
+        import dns.rcode
+
+        deadline = time.monotonic() + 120
+        last = origins[-1]
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"knotd exited: {self.proc.stderr.read().decode(errors='replace') if self.proc.stderr else ''}")
+            try:
+                resp = dns.query.udp(dns.message.make_query(last, "SOA"), "127.0.0.1", port=self.port, timeout=0.5)
+                if resp.rcode() == dns.rcode.NOERROR and resp.answer:
+                    return
+            except Exception:  # noqa: BLE001 - not up yet
+                pass
+            time.sleep(0.2)
+        raise SystemExit("knotd did not serve the zones within 120 s")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+# ------------------------------------------------------------------ runs
+
+
+def sending_domains(plan: dict[str, Any]) -> list[str]:
+    out = []
+    for r in plan["resources"]:
+        if r["type"] == "aws:sesv2/emailIdentity:EmailIdentity":
+            out.append(r["inputs"]["emailIdentity"])
+    return sorted(set(out))
+
+
+def run_mailinfra(plan_file: str, port: int, out: str) -> float:
+    mailinfra = os.path.join(os.path.dirname(sys.executable), "mailinfra")
+    cmd = [mailinfra, "verify", "--stack", "bench", "--plan", plan_file, "--nameserver", f"127.0.0.1:{port}",
+           "--format", "json", "--output", out, "--timeout", "2"]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+    wall = time.perf_counter() - start
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"mailinfra verify failed ({proc.returncode}): {proc.stderr.decode(errors='replace')[-2000:]}")
+    return wall
+
+
+CHECKDMARC_RUNNER = r"""
+import json, sys, time
+import dns.resolver
+import checkdmarc
+domains, port, out = json.load(open(sys.argv[1])), int(sys.argv[2]), sys.argv[3]
+resolver = dns.resolver.Resolver(configure=False)
+resolver.nameservers = ["127.0.0.1"]
+resolver.port = port
+resolver.cache = None
+start = time.perf_counter()
+results = checkdmarc.check_domains(domains, resolver=resolver, skip_tls=True, timeout=2.0)
+elapsed = time.perf_counter() - start
+if isinstance(results, dict):
+    results = [results]
+json.dump({"seconds": elapsed, "results": results}, open(out, "w"), default=str)
+"""
+
+
+def run_checkdmarc(domains: list[str], port: int, tmp: str) -> tuple[float, float, list[dict[str, Any]]]:
+    dfile = os.path.join(tmp, "domains.json")
+    out = os.path.join(tmp, "checkdmarc.json")
+    with open(dfile, "w", encoding="utf-8") as f:
+        json.dump(domains, f)
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", CHECKDMARC_RUNNER, dfile, str(port), out],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wall = time.perf_counter() - start  # includes writing its results (json.dump)
+    if proc.returncode != 0:
+        raise SystemExit(f"checkdmarc failed: {proc.stderr.decode(errors='replace')[-2000:]}")
+    with open(out, encoding="utf-8") as f:
+        data = json.load(f)
+    return data["seconds"], wall, data["results"]
+
+
+# ------------------------------------------------------------------ verdicts
+
+
+def mailinfra_verdicts(report: dict[str, Any], domains: list[str]) -> dict[str, dict[str, str]]:
+    """domain -> {"spf": pass|fail, "dmarc": pass|fail}: a domain's SPF (DMARC) verdict
+    fails when any spf* (dmarc*) check on the domain's own record name is fail/error."""
+    wanted = set(domains)
+    out: dict[str, dict[str, str]] = {d: {"spf": "pass", "dmarc": "pass"} for d in domains}
+    for c in report["checks"]:
+        name = c["name"].rstrip(".").lower()
+        kind = None
+        if c["check"].startswith("spf") and name in wanted:
+            kind, dom = "spf", name
+        elif c["check"].startswith("dmarc") and name.startswith("_dmarc.") and name[7:] in wanted:
+            kind, dom = "dmarc", name[7:]
+        elif c["check"] == "record" and name in wanted and "v=spf1" in (c.get("expected") or ""):
+            kind, dom = "spf", name
+        elif c["check"] == "record" and name.startswith("_dmarc.") and name[7:] in wanted:
+            kind, dom = "dmarc", name[7:]
+        if kind and c["status"] in ("fail", "error"):
+            out[dom][kind] = "fail"
+    return out
+
+
+def checkdmarc_verdicts(results: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+    out = {}
+    for r in results:
+        out[r["domain"].rstrip(".").lower()] = {
+            "spf": "pass" if r.get("spf", {}).get("valid") else "fail",
+            "dmarc": "pass" if r.get("dmarc", {}).get("valid") else "fail",
+        }
+    return out
+
+
+def compare(a: dict[str, dict[str, str]], b: dict[str, dict[str, str]]) -> list[dict[str, str]]:
+    diffs = []
+    for d in sorted(set(a) | set(b)):
+        for kind in ("spf", "dmarc"):
+            va, vb = a.get(d, {}).get(kind, "absent"), b.get(d, {}).get(kind, "absent")
+            if va != vb:
+                diffs.append({"domain": d, "check": kind, "mailinfra": va, "checkdmarc": vb})
+    return diffs
+
+
+def checkdmarc_errors(results: list[dict[str, Any]], domain: str) -> dict[str, Any]:
+    for r in results:
+        if r["domain"].rstrip(".").lower() == domain:
+            return {k: r.get(k, {}).get("error") for k in ("spf", "dmarc")} | {
+                "warnings": {k: r.get(k, {}).get("warnings") for k in ("spf", "dmarc")}
+            }
+    return {}
+
+
+# ------------------------------------------------------------------ main
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="100,1000,5000")
+    ap.add_argument("--out", default=os.path.join(HERE, "results", "verify.json"))
+    args = ap.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    from mailinfra.zone import zone_files
+
+    rows: list[dict[str, Any]] = []
+    examples: dict[str, Any] = {}
+    head = (f"{'N':>5} {'checks':>7} {'mailinfra s':>11} {'dom/s':>8} {'checkdmarc s':>12} {'(call s)':>8} {'dom/s':>8}"
+            f" {'speedup':>7} {'(vs call)':>9} {'verdict diffs':>13}")
+    print(head, flush=True)
+    with tempfile.TemporaryDirectory(prefix="mailinfra-verify-bench-") as tmp:
+        base = base_plan(tmp)
+        for n in sizes:
+            work = os.path.join(tmp, f"n{n}")
+            os.makedirs(work)
+            plan = replicate(base, n)
+            plan_file = os.path.join(work, "plan.json")
+            with open(plan_file, "w", encoding="utf-8") as f:
+                json.dump(plan, f)
+            domains = sending_domains(plan)
+            knot = Knot({**zone_files(plan), **STUB_ZONES}, os.path.join(work, "knot"))
+            try:
+                report_file = os.path.join(work, "verify.json")
+                m_s = run_mailinfra(plan_file, knot.port, report_file)
+                c_s, c_proc_s, c_results = run_checkdmarc(domains, knot.port, work)
+            finally:
+                knot.stop()
+            with open(report_file, encoding="utf-8") as f:
+                report = json.load(f)
+            diffs = compare(mailinfra_verdicts(report, domains), checkdmarc_verdicts(c_results))
+            statuses: dict[str, int] = report["summary"]
+            by_check: dict[str, dict[str, int]] = {}
+            for c in report["checks"]:
+                by_check.setdefault(c["check"], {}).setdefault(c["status"], 0)
+                by_check[c["check"]][c["status"]] += 1
+            row = {
+                "domains": len(domains),
+                "checks": statuses["total"],
+                "mailinfra_s": round(m_s, 2),
+                "mailinfra_domains_per_s": round(len(domains) / m_s, 1),
+                "checkdmarc_process_domains_per_s": round(len(domains) / c_proc_s, 1),
+                "checkdmarc_s": round(c_s, 2),
+                "checkdmarc_domains_per_s": round(len(domains) / c_s, 1),
+                "checkdmarc_process_s": round(c_proc_s, 2),
+                # headline: whole process vs whole process; conservative: our whole
+                # process vs only its check_domains call
+                "speedup": round(c_proc_s / m_s, 1),
+                "speedup_vs_call_only": round(c_s / m_s, 1),
+                "verdict_differences": len(diffs),
+                "mailinfra_summary": statuses,
+                "mailinfra_by_check": by_check,
+                "differences_by_kind": _group(diffs),
+            }
+            rows.append(row)
+            if diffs:
+                examples[str(n)] = [
+                    d | {"checkdmarc_detail": checkdmarc_errors(c_results, d["domain"])} for d in diffs[:5]
+                ] + [{"mailinfra_checks": [c for c in report["checks"] if c["name"].rstrip(".") in (diffs[0]["domain"], "_dmarc." + diffs[0]["domain"])]}]
+            print(
+                f"{row['domains']:>5} {row['checks']:>7} {m_s:>11.2f} {row['mailinfra_domains_per_s']:>8.1f}"
+                f" {c_proc_s:>12.2f} {c_s:>8.2f} {len(domains) / c_proc_s:>8.1f} {row['speedup']:>7.1f}"
+                f" {row['speedup_vs_call_only']:>9.1f} {len(diffs):>13}",
+                flush=True,
+            )
+    result: dict[str, Any] = {
+        "command": "python bench/verify.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "rows": rows,
+        "difference_examples": examples,
+        "targets": {"at_least_10x_checkdmarc": all(r["speedup"] >= TARGET_SPEEDUP for r in rows)},
+    }
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w", encoding="utf-8") as f:
+        json.dump(result, f, indent=2)
+        f.write("\n")
+    print(f"at_least_10x_checkdmarc: {'met' if result['targets']['at_least_10x_checkdmarc'] else 'NOT met'}")
+    return 0
+
+
+def _group(diffs: list[dict[str, str]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for d in diffs:
+        key = f"{d['check']}: mailinfra {d['mailinfra']} / checkdmarc {d['checkdmarc']}"
+        out[key] = out.get(key, 0) + 1
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())
