@@ -5,7 +5,7 @@ ECC_NIST_P256 / SIGN_VERIFY and live in us-east-1, whatever the stack's region: 
 component creates its own ``aws.Provider`` for us-east-1 (name derived from the
 component's). KMS cannot rotate asymmetric keys automatically, so the key has no
 rotation; a KSK is rotated by hand (a second KSK, a new DS record at the parent, then the
-old KSK deactivated), see docs/readme/keys.md.
+old KSK deactivated), see README.md, "DNSSEC (Route53)".
 
 Declares: the us-east-1 provider, the KMS key (protected in prod, 30-day deletion
 window in prod) with :func:`dnssec_key_policy`, an alias, ``aws.route53.KeySigningKey``
