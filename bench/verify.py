@@ -27,9 +27,7 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,6 +40,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, ROOT)
 
 import genstack  # noqa: E402
+from tests.verify.knot import KNOTD, free_port, write_setup  # noqa: E402
 
 # The one include every fleet domain's SPF names, served locally so both tools can
 # walk the include tree (the shape of the real record: addresses only, -all).
@@ -103,62 +102,15 @@ def replicate(plan: dict[str, Any], n: int) -> dict[str, Any]:
     return {**plan, "resources": resources, "outputs": outputs}
 
 
-def free_port() -> int:
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                u.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no free port")
-
-
 class Knot:
     """knotd on 127.0.0.1:<free port> serving the given zone files; stopped by pid."""
 
     def __init__(self, zones: dict[str, str], workdir: str) -> None:
-        knotd = shutil.which("knotd") or "/usr/sbin/knotd"
-        if not os.path.exists(knotd):
+        knotd = KNOTD
+        if knotd is None:
             raise SystemExit("knotd not found: apt-get install knot")
-        zdir = os.path.join(workdir, "zones")
-        os.makedirs(zdir, exist_ok=True)
-        for origin, text in zones.items():
-            with open(os.path.join(zdir, f"{origin}.zone"), "w", encoding="utf-8") as f:
-                f.write(text)
         self.port = free_port()
-        conf = os.path.join(workdir, "knot.conf")
-        zone_lines = "\n".join(f"  - domain: {origin}" for origin in zones)
-        with open(conf, "w", encoding="utf-8") as f:
-            f.write(
-                f"""server:
-    rundir: "{workdir}"
-    listen: 127.0.0.1@{self.port}
-    background-workers: 1
-    udp-workers: 2
-    tcp-workers: 1
-control:
-    listen: "{workdir}/knot.sock"
-database:
-    storage: "{workdir}/db"
-log:
-  - target: stderr
-    any: error
-template:
-  - id: default
-    storage: "{zdir}"
-    file: "%s.zone"
-    zonefile-sync: -1
-    zonefile-load: whole
-    journal-content: none
-    semantic-checks: off
-zone:
-{zone_lines}
-"""
-            )
+        conf = write_setup(workdir, zones, self.port, tcp_workers=1)
         self.proc = subprocess.Popen([knotd, "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self._wait_ready(list(zones))
 

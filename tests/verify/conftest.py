@@ -17,7 +17,6 @@ import datetime as dt
 import http.server
 import os
 import shutil
-import socket
 import ssl
 import subprocess
 import tempfile
@@ -38,25 +37,7 @@ from cryptography.x509.oid import NameOID
 from policies.mailinfra_policy.standards import mtasts as mtasts_std
 from policies.mailinfra_policy.standards import txt as txt_std
 
-KNOTD = shutil.which("knotd") or (
-    "/usr/sbin/knotd" if os.path.exists("/usr/sbin/knotd") else None
-)
-INSTALL_HINT = "Knot DNS is required: apt-get install knot (Debian package `knot`, provides /usr/sbin/knotd)"
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    """A port free for both TCP and UDP on 127.0.0.1 (best effort)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                u.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no free port")
+from .knot import INSTALL_HINT, KNOTD, free_port, write_setup
 
 
 # ----------------------------------------------------------------------------- Knot
@@ -108,46 +89,8 @@ def _start_knot(zones: dict[str, str]) -> KnotServer:
             pytest.fail(f"knotd not found on CI. {INSTALL_HINT}", pytrace=False)
         pytest.fail(f"knotd not found. {INSTALL_HINT}", pytrace=False)
     work = tempfile.mkdtemp(prefix="knot-")
-    zdir = os.path.join(work, "zones")
-    os.makedirs(zdir)
-    for origin, text in zones.items():
-        with open(os.path.join(zdir, f"{origin}.zone"), "w", encoding="utf-8") as f:
-            f.write(text)
     port = free_port()
-    conf = os.path.join(work, "knot.conf")
-    zone_lines = "\n".join(f"  - domain: {origin}" for origin in zones)
-    with open(conf, "w", encoding="utf-8") as f:
-        f.write(
-            f"""server:
-    rundir: "{work}"
-    listen: 127.0.0.1@{port}
-    background-workers: 1
-    udp-workers: 2
-    tcp-workers: 2
-
-control:
-    listen: "{work}/knot.sock"
-
-database:
-    storage: "{work}/db"
-
-log:
-  - target: stderr
-    any: error
-
-template:
-  - id: default
-    storage: "{zdir}"
-    file: "%s.zone"
-    zonefile-sync: -1
-    zonefile-load: whole
-    journal-content: none
-    semantic-checks: off
-
-zone:
-{zone_lines}
-"""
-        )
+    conf = write_setup(work, zones, port)
     log = open(os.path.join(work, "knotd.log"), "wb")  # noqa: SIM115 - closed with the process
     proc = subprocess.Popen([KNOTD, "-c", conf], stdout=log, stderr=subprocess.STDOUT)
     server = KnotServer(port, proc.pid, proc, work)
