@@ -468,16 +468,33 @@ def on_property(*path: str, when: Callable[[dict[str, Any]], bool] | None = None
 
 
 class StackView:
-    """Plain-prop view of StackValidationArgs.resources, built once (linear)."""
+    """Plain-prop view of StackValidationArgs.resources, built once (linear).
+
+    ``StackView.of(args)`` shares one view among the stack policies of one run: the
+    CrossGuard server and ``mailinfra plan`` hand every stack policy the same resource
+    list, so the props are made plain once, not once per policy. Read-only by contract.
+    """
+
+    _last: tuple[Any, StackView] | None = None
 
     def __init__(self, args: StackValidationArgs) -> None:
         self.resources = list(args.resources)
         self.props: dict[str, dict[str, Any]] = {}
         self.by_urn: dict[str, Any] = {}
+        self.cache: dict[str, Any] = {}  # derived views (e.g. the DNS records), per view
         for resource in self.resources:
             p = plain(resource.props)
             self.props[resource.urn] = p if isinstance(p, dict) else {}
             self.by_urn[resource.urn] = resource
+
+    @classmethod
+    def of(cls, args: StackValidationArgs) -> StackView:
+        last = cls._last
+        if last is not None and last[0] is args.resources and len(last[1].resources) == len(args.resources):
+            return last[1]
+        view = cls(args)
+        cls._last = (args.resources, view)
+        return view
 
     def of_type(self, *types: str) -> list[Any]:
         wanted = set(types)

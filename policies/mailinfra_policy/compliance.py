@@ -112,7 +112,7 @@ def _residency(args: StackValidationArgs, cfg: dict[str, Any]) -> Iterator[tuple
     allowed = _allowed_regions(cfg)
     if not allowed:
         return
-    view = StackView(args)
+    view = StackView.of(args)
     regions: dict[str, Any] = {}
     ksk: set[str] = set()
     for resource in view.resources:
@@ -181,7 +181,7 @@ def _retention(value: Any, cfg: dict[str, Any]) -> Iterator[str]:
 
 
 def _domain_auth(args: StackValidationArgs, cfg: dict[str, Any]) -> Iterator[tuple[str, str | None]]:
-    view = StackView(args)
+    view = StackView.of(args)
     identities: dict[str, Any] = {}
     for resource in view.of_type(EMAIL_IDENTITY):
         name = get(view.props[resource.urn], "emailIdentity")
@@ -226,7 +226,7 @@ def _domain_auth(args: StackValidationArgs, cfg: dict[str, Any]) -> Iterator[tup
 
 
 def _marketing(args: StackValidationArgs, cfg: dict[str, Any]) -> Iterator[tuple[str, str | None]]:
-    view = StackView(args)
+    view = StackView.of(args)
     if not view.of_type(EMAIL_IDENTITY):
         return
     domains = as_json(project_config().get("domains"))

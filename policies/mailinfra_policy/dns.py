@@ -216,8 +216,12 @@ def _dkim_strength(record: dkim.DkimKeyRecord, cfg: dict[str, Any]) -> Iterator[
 
 
 def stack_records(view: StackView) -> list[tuple[Any, RecordView]]:
-    """Every DNS record resource of the stack with its view (one pass)."""
-    return [(r, record_view(r.resource_type, view.props[r.urn])) for r in view.of_type(*RECORD_TYPES)]
+    """Every DNS record resource of the stack with its view (one pass per stack view)."""
+    records = view.cache.get("dns-records")
+    if records is None:
+        records = [(r, record_view(r.resource_type, view.props[r.urn])) for r in view.of_type(*RECORD_TYPES)]
+        view.cache["dns-records"] = records
+    return records  # type: ignore[no-any-return]
 
 
 def _of_kind(records: list[tuple[Any, RecordView]], kind: str) -> list[tuple[Any, RecordView]]:
@@ -226,7 +230,7 @@ def _of_kind(records: list[tuple[Any, RecordView]], kind: str) -> list[tuple[Any
 
 def _one_spf(args: StackValidationArgs, cfg: dict[str, Any]) -> Iterator[tuple[str, str | None]]:
     seen: dict[str, str] = {}
-    for resource, record in stack_records(StackView(args)):
+    for resource, record in stack_records(StackView.of(args)):
         if record.type != "TXT" or record.name is None:
             continue
         for value in record.texts:
@@ -239,7 +243,7 @@ def _one_spf(args: StackValidationArgs, cfg: dict[str, Any]) -> Iterator[tuple[s
 
 
 def _bimi_dmarc(args: StackValidationArgs, cfg: dict[str, Any]) -> Iterator[tuple[str, str | None]]:
-    records = stack_records(StackView(args))
+    records = stack_records(StackView.of(args))
     policies: dict[str, Any] = {}  # domain -> DmarcRecord or None (unparseable)
     for _, record in _of_kind(records, "dmarc"):
         if record.name is None:

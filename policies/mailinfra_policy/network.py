@@ -120,7 +120,7 @@ def _group_of(view: StackView, resource: Any, groups_by_id: dict[str, Any]) -> A
 
 
 def _mx_only(args: StackValidationArgs, cfg: dict[str, Any]) -> Iterator[tuple[str, str | None]]:
-    view = StackView(args)
+    view = StackView.of(args)
     groups_by_id: dict[str, Any] = {}
     for group in view.of_type(SECURITY_GROUP):
         gid = get(view.props[group.urn], "id")
@@ -174,7 +174,7 @@ def _always_https(value: Any, cfg: dict[str, Any]) -> Iterator[str]:
 
 
 def _zone_settings_present(args: StackValidationArgs, cfg: dict[str, Any]) -> Iterator[tuple[str, str | None]]:
-    view = StackView(args)
+    view = StackView.of(args)
     zones: dict[str, str] = {}  # zone id -> first record urn
     for record in view.of_type(CF_RECORD):
         zone = get(view.props[record.urn], "zoneId")
