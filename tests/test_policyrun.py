@@ -149,3 +149,25 @@ def test_shipped_stacks_have_no_mandatory_violation(stack: str) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300, check=True)
     found = json.loads(out.stdout.strip().splitlines()[-1])
     assert [v for v in found if v["enforcement"] == "mandatory"] == []
+
+
+def test_stack_policies_share_one_view_per_resource_list_and_never_a_stale_one() -> None:
+    from pulumi_policy import StackValidationArgs
+
+    from policies.mailinfra_policy import dns
+    from policies.mailinfra_policy.common import StackView
+    from tests.test_policies_helpers import policy_resources, run_stack
+
+    record = "aws:route53/record:Record"
+    one = [{"type": record, "name": "spf", "props": {"name": "ex.com", "type": "TXT", "records": ["v=spf1 -all"]}}]
+    two = one + [{"type": record, "name": "spf2", "props": {"name": "ex.com", "type": "TXT", "records": ["v=spf1 ~all"]}}]
+
+    resources = policy_resources(one)
+    first = StackView.of(StackValidationArgs(resources, None))
+    assert StackView.of(StackValidationArgs(resources, {"x": 1})) is first  # same run: shared
+    assert StackView.of(StackValidationArgs(policy_resources(one), None)) is not first  # next run: rebuilt
+
+    one_spf = next(p for p in dns.POLICIES if p.name == "dns-one-spf-per-name")
+    assert run_stack(one_spf, one) == []
+    found = run_stack(one_spf, two)  # a cached view of the first list would miss the duplicate
+    assert len(found) == 1 and "more than one SPF record" in found[0][0]
