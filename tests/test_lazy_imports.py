@@ -63,3 +63,16 @@ def test_policy_rules_still_load_on_first_use() -> None:
     assert before is False and after is True
     assert n == distinct >= 38
     assert same is True
+
+
+def test_registries_are_complete_whichever_name_is_imported_first() -> None:
+    code = (
+        "import json\n"
+        "from policies.mailinfra_policy import policy_config_for, LEVELS\n"
+        "cfg = policy_config_for('dev')\n"
+        "import policies.mailinfra_policy as p\n"
+        "print(json.dumps([len(cfg), len(LEVELS), len(p.ALL), cfg['kms-key-protected']['enforcementLevel']]))\n"
+    )
+    n_cfg, n_levels, n_all, level = _run(code)  # type: ignore[misc]
+    assert n_cfg == n_levels == n_all >= 38
+    assert level == "advisory"

@@ -27,6 +27,9 @@ def __getattr__(name: str) -> Any:
         modules = [importlib.import_module(f".{m}", __name__) for m in _RULE_MODULES]
         value: Any = [p for module in modules for p in module.POLICIES]
     elif name in _FROM_COMMON:
+        # LEVELS, SEVERITY and REMEDIATION are registries that the rule modules fill
+        # as they define their policies: load every rule first.
+        __getattr__("ALL")
         value = getattr(importlib.import_module(".common", __name__), name)
     elif name in _RULE_MODULES or name == "common":
         value = importlib.import_module(f".{name}", __name__)
