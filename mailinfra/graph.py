@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .engine import Plan, PlannedResource
+    from .engine import PlannedResource
 
 PROVIDER_PREFIX = "pulumi:providers:"
 
@@ -45,9 +45,9 @@ def critical_path(resources: Iterable[PlannedResource], *, ending_under: str | N
     def counts(r: PlannedResource) -> bool:
         return r.custom and not r.type.startswith(PROVIDER_PREFIX)
 
-    # best[urn] = (length, the custom resource ending the chain, predecessor link)
-    # For a custom resource: the chain ends at it. For a component: the longest
-    # chain ending at any custom resource under it.
+    # best[urn] = (length, the custom resource ending the longest chain); prev links
+    # each counted resource to the one before it. For a custom resource the chain
+    # ends at it; for a component, at any custom resource under it.
     best: dict[str, tuple[int, str | None]] = {}
     prev: dict[str, str | None] = {}
     state: dict[str, int] = {}  # 1 = in progress (cycle guard), 2 = done
@@ -84,9 +84,7 @@ def critical_path(resources: Iterable[PlannedResource], *, ending_under: str | N
             if counts(r):
                 prev[u] = tail
                 best[u] = (length + 1, u)
-            elif not r.custom:
-                best[u] = (length, tail)
-            else:  # a provider: transparent
+            else:  # a component or a provider: transparent
                 best[u] = (length, tail)
             state[u] = 2
         return best[urn]
@@ -117,10 +115,6 @@ def _is_under(r: PlannedResource, ancestor: str, by_urn: dict[str, PlannedResour
         parent = p.parent if p is not None else None
         seen += 1
     return False
-
-
-def plan_critical_path(plan: Plan) -> list[PlannedResource]:
-    return critical_path(plan.resources)
 
 
 def format_path(path: list[PlannedResource]) -> str:

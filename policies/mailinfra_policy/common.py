@@ -470,9 +470,10 @@ def on_property(*path: str, when: Callable[[dict[str, Any]], bool] | None = None
 class StackView:
     """Plain-prop view of StackValidationArgs.resources, built once (linear).
 
-    ``StackView.of(args)`` shares one view among the stack policies of one run: the
-    CrossGuard server and ``mailinfra plan`` hand every stack policy the same resource
-    list, so the props are made plain once, not once per policy. Read-only by contract.
+    ``StackView.of(args)`` shares one view among stack policies that are handed the
+    same resource list object, as ``mailinfra plan`` does, so the props are made plain
+    once per run, not once per policy. (The CrossGuard server builds a new list per
+    policy; there each policy gets a fresh view.) Read-only by contract.
     """
 
     _last: tuple[Any, StackView] | None = None
