@@ -16,7 +16,7 @@ from mailinfra.sarif import plan_to_sarif, write_sarif
 from tests.test_policies_helpers import make_plan
 
 ROOT = Path(__file__).resolve().parent.parent
-SCHEMA = json.loads((ROOT.parent / "shared" / "schemas" / "sarif-schema-2.1.0.json").read_text())
+SCHEMA = json.loads((ROOT / "tests" / "data" / "sarif-schema-2.1.0.json").read_text())
 FIXTURE = Path(__file__).parent / "fixtures" / "policy_programs" / "sender"
 
 

@@ -20,15 +20,7 @@ from mailinfra.verify.spf import check_host
 
 from .dnsserver import ZoneServer
 
-SUITE = os.path.join(
-    os.path.dirname(__file__),
-    "..",
-    "..",
-    "..",
-    "shared",
-    "testdata",
-    "rfc7208-tests.yml",
-)
+SUITE = os.path.join(os.path.dirname(__file__), "..", "data", "rfc7208-tests.yml")
 
 # Every mismatch, with its reason. The test asserts the mismatches equal this exactly.
 EXPECTED_FAILURES: dict[str, str] = {
