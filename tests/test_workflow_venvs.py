@@ -1,0 +1,83 @@
+"""Workflows that run the Pulumi CLI install into exactly the virtualenvs the project files name.
+
+Pulumi's Python host looks for `runtime.options.virtualenv` (relative to the project or
+pack directory) and stops with "'virtualenv' ... doesn't exist" when it is not there.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml  # type: ignore[import-untyped]
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+
+
+def _virtualenv(project_file: Path) -> str:
+    options = yaml.safe_load(project_file.read_text())["runtime"]["options"]
+    return str(Path(project_file.parent.relative_to(ROOT), options["virtualenv"]).as_posix()).removeprefix("./")
+
+
+def _steps(workflow: Path) -> list[dict]:
+    data = yaml.safe_load(workflow.read_text())
+    return [step for job in data["jobs"].values() for step in job.get("steps", [])]
+
+
+def _created_venvs(steps: list[dict]) -> set[str]:
+    made: set[str] = set()
+    for step in steps:
+        for match in re.finditer(r"python3? -m venv\s+(\S+)", step.get("run", "")):
+            made.add(match.group(1).rstrip("/").removeprefix("./"))
+    return made
+
+
+def _pip_targets(steps: list[dict]) -> set[str]:
+    return {m.group(1).removeprefix("./") for s in steps for m in re.finditer(r"(\S+)/bin/pip install", s.get("run", ""))}
+
+
+_RUNS_PROGRAM = ("preview", "up", "refresh", "destroy")  # `stack output` does not start the program
+
+
+def _runs_pulumi(steps: list[dict]) -> bool:
+    for step in steps:
+        if str(step.get("uses", "")).startswith("pulumi/actions") and (step.get("with") or {}).get("command") in _RUNS_PROGRAM:
+            return True
+        if re.search(r"\bpulumi (%s)\b" % "|".join(_RUNS_PROGRAM), step.get("run", "")):
+            return True
+    return False
+
+
+def _uses_pack(steps: list[dict]) -> bool:
+    return any("policyPacks" in (s.get("with") or {}) or "--policy-pack" in s.get("run", "") for s in steps)
+
+
+def test_project_files_name_their_virtualenvs():
+    assert _virtualenv(ROOT / "Pulumi.yaml") == ".venv"
+    assert _virtualenv(ROOT / "policies" / "PulumiPolicy.yaml") == "policies/venv"
+
+
+def test_every_pulumi_workflow_installs_into_the_named_virtualenvs():
+    program = _virtualenv(ROOT / "Pulumi.yaml")
+    pack = _virtualenv(ROOT / "policies" / "PulumiPolicy.yaml")
+    checked = 0
+    for workflow in WORKFLOWS:
+        steps = _steps(workflow)
+        if not _runs_pulumi(steps):
+            continue
+        checked += 1
+        wanted = {program} | ({pack} if _uses_pack(steps) else set())
+        assert _created_venvs(steps) == wanted, workflow.name
+        assert _pip_targets(steps) == wanted, workflow.name
+    assert checked, "no workflow runs the Pulumi CLI"
+
+
+def test_a_wrong_virtualenv_is_detected():
+    steps = [
+        {"run": "python -m venv venv\nvenv/bin/pip install -e ."},
+        {"uses": "pulumi/actions@v6", "with": {"command": "preview"}},
+    ]
+    assert _runs_pulumi(steps)
+    assert _created_venvs(steps) == {"venv"} != {_virtualenv(ROOT / "Pulumi.yaml")}
+    assert not _runs_pulumi([{"uses": "pulumi/actions@v6", "with": {"command": "output"}}])
