@@ -86,9 +86,7 @@ def test_private_key_refused_without_echo(rsa2048):
     with pytest.raises(DkimError) as err:
         dkim.dkim_txt_from_public_key(rsa2048, "rsa")
     assert str(err.value) == "DKIM record needs the public key, got a private key"
-    pem = rsa2048.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
+    pem = rsa2048.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     with pytest.raises(DkimError) as err:
         dkim.dkim_txt_from_public_key(pem, "rsa")
     assert str(err.value) == "DKIM record needs the public key, got a private key"

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from policies.mailinfra_policy.standards import dmarc
 from policies.mailinfra_policy.standards._common import organizational_domain
 from policies.mailinfra_policy.standards.errors import DmarcError
+from tests.strategies import ADDRESS
 
 
 def _error(text: str, **kwargs) -> str:
@@ -171,24 +172,6 @@ def test_check_dmarc():
     assert dmarc.check_dmarc("v=DMARC1; p=none; pct=100")[0].startswith("DMARC tag 'pct' was removed by RFC 9989")
 
 
-ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
-# LDH label: alnum, optional inner run of alnum/hyphen, alnum end (cheaper than from_regex)
-LABEL = st.builds(
-    lambda first, mid, last: first + mid + last if mid else first,
-    st.sampled_from(ALNUM),
-    st.text(ALNUM + "-", max_size=8),
-    st.sampled_from(ALNUM),
-)
-DOMAIN = st.builds(
-    lambda ls, tld: ".".join([*ls, tld]),
-    st.lists(LABEL, min_size=1, max_size=3),
-    st.sampled_from(["com", "net", "org", "io", "example", "de"]),
-)
-ADDRESS = st.builds(
-    lambda local, d: f"{local}@{d}",
-    st.builds(lambda a, b: a + b, st.sampled_from(ALNUM), st.text(ALNUM + "._+-", max_size=10)),
-    DOMAIN,
-)
 POLICY = st.sampled_from(dmarc.POLICIES)
 OPT = lambda values: st.none() | st.sampled_from(values)  # noqa: E731
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from policies.mailinfra_policy.standards import spf
 from policies.mailinfra_policy.standards.errors import SpfError
+from tests.strategies import DOMAIN, IP4, IP6
 
 
 def _error(text: str) -> str:
@@ -155,28 +154,6 @@ def test_check_spf_problems():
     assert spf.check_spf("v=spf1 -all include:x.example.com") == ["SPF terms after 'all' are never evaluated"]
     assert spf.check_spf("v=spf1 redirect=x.example.com") == []
     assert spf.check_spf("v=spf1 bogus") == ["SPF term 'bogus': unknown mechanism 'bogus'"]
-
-
-ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
-# LDH label: alnum, optional inner run of alnum/hyphen, alnum end (cheaper than from_regex)
-LABEL = st.builds(
-    lambda first, mid, last: first + mid + last if mid else first,
-    st.sampled_from(ALNUM),
-    st.text(ALNUM + "-", max_size=8),
-    st.sampled_from(ALNUM),
-)
-TLD = st.sampled_from(["com", "net", "org", "io", "example", "de"])
-DOMAIN = st.builds(lambda labels, tld: ".".join([*labels, tld]), st.lists(LABEL, min_size=1, max_size=3), TLD)
-IP4 = st.builds(
-    lambda addr, prefix: str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False)),
-    st.ip_addresses(v=4),
-    st.integers(0, 32),
-)
-IP6 = st.builds(
-    lambda addr, prefix: str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False)),
-    st.ip_addresses(v=6),
-    st.integers(0, 128),
-)
 
 
 @settings(max_examples=100, deadline=None)

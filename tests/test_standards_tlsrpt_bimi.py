@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from policies.mailinfra_policy.standards import bimi, tlsrpt
 from policies.mailinfra_policy.standards.errors import BimiError, TlsRptError
+from tests.strategies import LABEL, hosts
 
 
 def test_tlsrpt_build_parse():
@@ -98,15 +99,7 @@ def test_bimi_selector_error():
     assert str(err.value) == "BIMI selector '_bad' is not valid: use letters, digits and inner hyphens"
 
 
-ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
-# LDH label: alnum, optional inner run of alnum/hyphen, alnum end (cheaper than from_regex)
-LABEL = st.builds(
-    lambda first, mid, last: first + mid + last if mid else first,
-    st.sampled_from(ALNUM),
-    st.text(ALNUM + "-", max_size=8),
-    st.sampled_from(ALNUM),
-)
-HOST = st.builds(lambda ls: ".".join([*ls, "org"]), st.lists(LABEL, min_size=1, max_size=3))
+HOST = hosts("org")
 URI = st.builds(lambda h: f"mailto:tls@{h}", HOST) | st.builds(lambda h, p: f"https://{h}/{p}", HOST, LABEL)
 
 

@@ -98,13 +98,20 @@ def test_unterminated_quoted_text():
 
 
 def test_cloudflare_forms():
+    # Cloudflare documents TXT content as quoted RFC 1035 strings of at most 255 bytes
     value = "x" * 400
-    assert txt.cloudflare_txt(value) == value
-    assert txt.parse_cloudflare_txt(value) == ["x" * 255, "x" * 145]
+    assert txt.cloudflare_txt(value) == '"' + "x" * 255 + '" "' + "x" * 145 + '"'
+    assert txt.parse_cloudflare_txt(txt.cloudflare_txt(value)) == ["x" * 255, "x" * 145]
+    assert txt.parse_cloudflare_txt(value) == ["x" * 255, "x" * 145]  # a raw value, as Cloudflare splits it
     assert txt.parse_cloudflare_txt('"ab" "cd"') == ["ab", "cd"]
-    with pytest.raises(TxtError) as err:
-        txt.cloudflare_txt("x" * 2049)
-    assert str(err.value) == "TXT value is 2049 characters, over Cloudflare's 2048"
+    # no 2048-character limit (not in Cloudflare's documentation): 4,096 wire bytes per record
+    long_value = "x" * 3000
+    assert txt.check_cloudflare_txt(txt.cloudflare_txt(long_value), "k._domainkey.example.com") == []
+    (problem,) = txt.check_cloudflare_txt(txt.cloudflare_txt("x" * 4100), "k._domainkey.example.com")
+    assert problem.code == "txt-record-too-large"
+    assert str(problem) == (
+        "TXT record k._domainkey.example.com is 4153 bytes in wire format, over Cloudflare's 4096-byte limit per record"
+    )
 
 
 @settings(max_examples=100, deadline=None)

@@ -9,13 +9,14 @@ class (all subclasses of :class:`errors.StandardError`, a ``ValueError``):
 - :mod:`.dmarc`   DMARC (RFC 9989; report authorisation RFC 9990)
 - :mod:`.mtasts`  MTA-STS (RFC 8461)
 - :mod:`.tlsrpt`  SMTP TLS reporting (RFC 8460)
-- :mod:`.bimi`    BIMI assertion records
+- :mod:`.bimi`    BIMI assertion records, the logo (SVG Tiny PS) and its VMC/CMC
+- :mod:`.tlsa`    TLSA records for DANE on MX hosts (RFC 6698, RFC 7672)
 
 Pure Python (stdlib, dnspython, cryptography), no pulumi, relative imports only: the
 CrossGuard runtime loads this package from inside ``policies/``.
 """
 
-from . import bimi, dkim, dmarc, errors, mtasts, spf, tlsrpt, txt
+from . import bimi, dkim, dmarc, errors, mtasts, spf, tlsa, tlsrpt, txt
 from .errors import (
     BimiError,
     DkimError,
@@ -23,6 +24,7 @@ from .errors import (
     MtaStsError,
     SpfError,
     StandardError,
+    TlsaError,
     TlsRptError,
     TxtError,
 )
@@ -34,6 +36,7 @@ __all__ = [
     "MtaStsError",
     "SpfError",
     "StandardError",
+    "TlsaError",
     "TlsRptError",
     "TxtError",
     "bimi",
@@ -42,6 +45,7 @@ __all__ = [
     "errors",
     "mtasts",
     "spf",
+    "tlsa",
     "tlsrpt",
     "txt",
 ]

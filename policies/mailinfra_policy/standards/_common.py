@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 import dns.exception
 import dns.name
 
 from .errors import StandardError
 
+# The deployment stages every layer knows (config presets, key policy, policy levels).
+ENVIRONMENTS = ("dev", "staging", "prod")
+
 _TAG_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 _LDH_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)\Z")
+# RFC 8461 (sts-ext-name/-value, policy-ext-name) and RFC 8460 (tlsrpt-ext-name/-value) share this grammar.
+_EXT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}\Z")
+_EXT_VALUE = re.compile(r"[\x21-\x3a\x3c\x3e-\x7e]+\Z")
 
 
-def parse_tag_list(
-    text: str, error: type[StandardError], what: str, *, allow_duplicates: bool = False
-) -> list[tuple[str, str]]:
+def parse_tag_list(text: str, error: type[StandardError], what: str, *, allow_duplicates: bool = False) -> list[tuple[str, str]]:
     """Split ``tag=value; tag=value[;]`` (RFC 6376 3.2) into (tag, value) pairs.
 
     Tag names keep their case; whitespace around names and values is dropped.
@@ -44,10 +49,41 @@ def parse_tag_list(
     return pairs
 
 
+def is_ext_name(name: str) -> bool:
+    """An extension name of MTA-STS (RFC 8461 3.1, 3.2) and TLS-RPT (RFC 8460 3) records."""
+    return bool(_EXT_NAME.match(name))
+
+
+def is_ext_value(value: str) -> bool:
+    """An extension value of MTA-STS and TLS-RPT TXT records (printable ASCII but ``;`` and ``=``)."""
+    return bool(_EXT_VALUE.match(value))
+
+
 def normalize_host(host: str) -> str:
     """Lowercase, strip one trailing dot."""
     host = host.strip().lower()
     return host[:-1] if host.endswith(".") else host
+
+
+def is_ldh_label(label: object) -> bool:
+    """One lowercase LDH label (RFC 1123 2.1): 1..63 of ``a-z 0-9 -``, no leading or trailing ``-``."""
+    return isinstance(label, str) and bool(_LDH_LABEL.match(label))
+
+
+def is_top_label(label: object) -> bool:
+    """A top-level label: LDH, not all-numeric (RFC 3696 2; RFC 7208's ``toplabel``); any case."""
+    return isinstance(label, str) and is_ldh_label(label.lower()) and not label.isdigit()
+
+
+def normal_selector(selector: object, *, max_length: int = 63 * 3) -> str | None:
+    """A DKIM or BIMI selector, lowercased: dot-separated LDH labels (RFC 6376 3.1, whose
+    ``selector`` BIMI reuses), at most ``max_length`` characters; None if it is not one."""
+    if not isinstance(selector, str) or not selector:
+        return None
+    lowered = selector.lower()
+    if len(lowered) > max_length or not all(is_ldh_label(label) for label in lowered.split(".")):
+        return None
+    return lowered
 
 
 def is_hostname(host: str, *, min_labels: int = 2, allow_underscore: bool = False) -> bool:
@@ -71,8 +107,7 @@ def is_hostname(host: str, *, min_labels: int = 2, allow_underscore: bool = Fals
     if len(labels) < min_labels:
         return False
     for label in labels:
-        check = label.replace("_", "a") if allow_underscore else label
-        if not _LDH_LABEL.match(check):
+        if not is_ldh_label(label.replace("_", "a") if allow_underscore else label):
             return False
     return not labels[-1].isdigit()
 
@@ -93,3 +128,15 @@ def organizational_domain(domain: str) -> str:
     if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in _CC_SECOND_LEVEL:
         return ".".join(labels[-3:])
     return ".".join(labels[-2:])
+
+
+def in_zone(name: str, zone: str) -> bool:
+    """True if ``name`` is ``zone`` or a name under it (both lowercase, no trailing dot)."""
+    return name == zone or name.endswith("." + zone)
+
+
+def zone_for(name: str, zones: Iterable[str]) -> str | None:
+    """The longest of ``zones`` that ``name`` is in (the zone that holds it), or None."""
+    name = normalize_host(name)
+    candidates = [z for z in (normalize_host(z) for z in zones) if in_zone(name, z)]
+    return max(candidates, key=len) if candidates else None

@@ -21,7 +21,12 @@ API:
     organizational_domain(domain) -> str      # offline heuristic, see below (re-exported from _common)
     external_destinations(domain, record) -> list[str]   # report domains outside domain's org domain
     report_auth_record(domain, dest_domain) -> (name, value)  # "<domain>._report._dmarc.<dest>", "v=DMARC1"
-    check_dmarc(text, *, min_policy=None) -> list[str]  # problems, [] when fine
+    report_authorisation(txt_values) -> str | None  # the authorising value among that name's TXT values
+    is_dmarc(text) -> bool; select(txt_values) -> str  # the one DMARC record of _dmarc.<domain>, or DmarcError
+    check_dmarc(text, *, min_policy=None) -> list[Problem]  # [] when fine; codes: CODES
+    ALIGNMENT_MODES = ("r", "s")              # adkim / aspf: relaxed (RFC 9989 default) or strict
+    spf_alignment_problem(aspf, from_domain, mail_from_domain) -> Problem | None
+        # code "dmarc-spf-never-aligns": SPF under that aspf can never align for that pair
 
 The organisational domain is the offline heuristic of ``_common.organizational_domain``
 (last two labels, three under ``co.uk``-style ccTLD second levels): RFC 9989's tree
@@ -36,9 +41,11 @@ from dataclasses import dataclass
 
 from ._common import is_hostname, normalize_host, organizational_domain, parse_tag_list
 from ._uris import mailto_domain
-from .errors import DmarcError
+from .errors import DmarcError, Problem
 
 __all__ = [
+    "ALIGNMENT_MODES",
+    "CODES",
     "KNOWN_TAGS",
     "NULL_DMARC",
     "POLICIES",
@@ -48,19 +55,39 @@ __all__ = [
     "check_dmarc",
     "dmarc_name",
     "external_destinations",
+    "is_dmarc",
     "is_enforcing",
     "organizational_domain",
     "parse_dmarc",
     "policy_at_least",
     "report_auth_record",
+    "report_authorisation",
     "report_domains",
+    "select",
+    "spf_alignment_problem",
     "uri_domain",
 ]
 
 POLICIES = ("none", "quarantine", "reject")
+ALIGNMENT_MODES = ("r", "s")
 REMOVED_TAGS = ("pct", "rf", "ri")
 KNOWN_TAGS = ("v", "p", "sp", "np", "adkim", "aspf", "rua", "ruf", "fo", "t", "psd")
 NULL_DMARC = "v=DMARC1; p=reject;"
+NO_POLICY_MESSAGE = "DMARC record has no 'p' tag (none, quarantine or reject)"
+# Problem codes of check_dmarc (stable: policies, verify and reports select on them).
+CODES = (
+    "dmarc-syntax",
+    "dmarc-removed-tag",
+    "dmarc-unknown-tag",
+    "dmarc-no-policy",
+    "dmarc-weak-policy",
+    "dmarc-weak-subdomain-policy",
+    "dmarc-weak-nonexistent-policy",
+    "dmarc-testing",
+    "dmarc-no-rua",
+    "dmarc-spf-never-aligns",
+)
+_WEAK_CODES = {"p": "dmarc-weak-policy", "sp": "dmarc-weak-subdomain-policy", "np": "dmarc-weak-nonexistent-policy"}
 
 _FO_VALUES = ("0", "1", "d", "s")
 _REPORT_SIZE = re.compile(r"!\d+[kmgt]?\Z", re.I)
@@ -148,6 +175,33 @@ def uri_domain(uri: str) -> str:
     return domain
 
 
+def _tag_value(tag: str, value: str) -> object:
+    if tag in ("p", "sp", "np"):
+        return _choice(tag, value, POLICIES)
+    if tag in ("adkim", "aspf"):
+        return _choice(tag, value, ("r", "s"))
+    if tag == "t":
+        return _choice(tag, value, ("y", "n"))
+    if tag == "psd":
+        return _choice(tag, value, ("y", "n", "u"))
+    if tag in ("rua", "ruf"):
+        return _uri_list(tag, value)
+    return _fo(value)
+
+
+def _tagged(error: DmarcError, tag: str) -> DmarcError:
+    error.tag = tag
+    return error
+
+
+def _removed_message(tag: str) -> str:
+    return f"DMARC tag '{tag}' was removed by RFC 9989 (pct, rf and ri are gone)"
+
+
+def _unknown_message(tag: str) -> str:
+    return f"DMARC tag '{tag}' is not an RFC 9989 tag"
+
+
 def parse_dmarc(text: str, *, strict: bool = True) -> DmarcRecord:
     """Parse a DMARC record; DmarcError names the tag and the bad value."""
     if not isinstance(text, str):
@@ -155,7 +209,7 @@ def parse_dmarc(text: str, *, strict: bool = True) -> DmarcRecord:
     pairs = parse_tag_list(text, DmarcError, "DMARC")
     if not pairs or pairs[0][0] != "v" or pairs[0][1] != "DMARC1":
         first = text.split(";", 1)[0].strip()
-        raise DmarcError(f"DMARC record must start with 'v=DMARC1' (got {first!r})")
+        raise _tagged(DmarcError(f"DMARC record must start with 'v=DMARC1' (got {first!r})"), "v")
     values: dict[str, object] = {}
     removed: list[str] = []
     unknown: list[str] = []
@@ -163,30 +217,21 @@ def parse_dmarc(text: str, *, strict: bool = True) -> DmarcRecord:
         tag = raw_tag.lower()
         if tag in REMOVED_TAGS:
             if strict:
-                raise DmarcError(
-                    f"DMARC tag '{tag}' was removed by RFC 9989 (pct, rf and ri are gone) (got '{raw_tag}={value}')"
-                )
+                raise _tagged(DmarcError(f"{_removed_message(tag)} (got '{raw_tag}={value}')"), tag)
             removed.append(tag)
             continue
         if tag not in KNOWN_TAGS or tag == "v":
             if strict:
-                raise DmarcError(f"DMARC tag '{raw_tag}' is not an RFC 9989 tag (got '{raw_tag}={value}')")
+                raise _tagged(DmarcError(f"{_unknown_message(raw_tag)} (got '{raw_tag}={value}')"), raw_tag)
             unknown.append(raw_tag)
             continue
-        if tag in ("p", "sp", "np"):
-            values[tag] = _choice(tag, value, POLICIES)
-        elif tag in ("adkim", "aspf"):
-            values[tag] = _choice(tag, value, ("r", "s"))
-        elif tag == "t":
-            values[tag] = _choice(tag, value, ("y", "n"))
-        elif tag == "psd":
-            values[tag] = _choice(tag, value, ("y", "n", "u"))
-        elif tag in ("rua", "ruf"):
-            values[tag] = _uri_list(tag, value)
-        else:  # fo
-            values[tag] = _fo(value)
+        try:
+            values[tag] = _tag_value(tag, value)
+        except DmarcError as exc:
+            exc.tag = tag
+            raise
     if "p" not in values and strict:
-        raise DmarcError("DMARC record has no 'p' tag (none, quarantine or reject)")
+        raise _tagged(DmarcError(NO_POLICY_MESSAGE), "p")
     return DmarcRecord(
         p=values.get("p"),  # type: ignore[arg-type]
         removed_tags=tuple(removed),
@@ -278,19 +323,80 @@ def report_auth_record(domain: str, dest_domain: str) -> tuple[str, str]:
     return name, "v=DMARC1"
 
 
-def check_dmarc(text: str, *, min_policy: str | None = None) -> list[str]:
-    """Problems with a DMARC record we publish ([] when fine)."""
+_VERSION = re.compile(r"\s*v\s*=\s*DMARC1\s*(;|\Z)", re.I)
+
+
+def is_dmarc(text: str) -> bool:
+    """Does this TXT value claim to be DMARC (its first tag ``v=DMARC1``)?"""
+    return isinstance(text, str) and _VERSION.match(text) is not None
+
+
+def select(txt_values: Iterable[str]) -> str:
+    """The DMARC record among the TXT values of ``_dmarc.<domain>``; DmarcError when there
+    is none, or several (receivers then apply no policy)."""
+    records = [value for value in txt_values if is_dmarc(value)]
+    if not records:
+        raise DmarcError("no DMARC record (no TXT value starts with 'v=DMARC1')")
+    if len(records) > 1:
+        raise DmarcError(f"{len(records)} DMARC records at one name: receivers apply no policy")
+    return records[0]
+
+
+def report_authorisation(txt_values: Iterable[str]) -> str | None:
+    """The value that authorises reports at ``report_auth_record``'s name (a record
+    starting with ``v=DMARC1``, RFC 9990), or None."""
+    return next((value for value in txt_values if is_dmarc(value)), None)
+
+
+def check_dmarc(text: str, *, min_policy: str | None = None) -> list[Problem]:
+    """Problems with a DMARC record we publish ([] when fine); codes in ``CODES``.
+
+    Read leniently (RFC 9989 4.7), so a removed or unknown tag is one problem each and
+    the rest of the record is still judged; other syntax errors are ``dmarc-syntax``.
+    """
     try:
-        record = parse_dmarc(text)
+        record = parse_dmarc(text, strict=False)
     except DmarcError as exc:
-        return [str(exc)]
-    problems: list[str] = []
+        return [Problem("dmarc-syntax", str(exc), exc.tag)]
+    problems = [Problem("dmarc-removed-tag", _removed_message(tag), tag) for tag in record.removed_tags]
+    problems += [Problem("dmarc-unknown-tag", _unknown_message(tag), tag) for tag in record.unknown_tags]
+    if record.p is None:
+        problems.append(Problem("dmarc-no-policy", NO_POLICY_MESSAGE, "p"))
     if min_policy is not None:
         for tag, value in (("p", record.policy), ("sp", record.subdomain_policy), ("np", record.nonexistent_policy)):
             if not policy_at_least(value, min_policy):
-                problems.append(f"DMARC tag '{tag}' is {value!r}, weaker than the required {min_policy!r}")
+                message = f"DMARC tag '{tag}' is {value!r}, weaker than the required {min_policy!r}"
+                problems.append(Problem(_WEAK_CODES[tag], message, tag))
         if record.testing and min_policy != "none":
-            problems.append("DMARC tag 't=y' puts the policy in testing mode; receivers apply one level less")
+            message = "DMARC tag 't=y' puts the policy in testing mode; receivers apply one level less"
+            problems.append(Problem("dmarc-testing", message, "t"))
     if not record.rua:
-        problems.append("DMARC record has no 'rua' (no aggregate reports)")
+        problems.append(Problem("dmarc-no-rua", "DMARC record has no 'rua' (no aggregate reports)", "rua"))
     return problems
+
+
+def spf_alignment_problem(aspf: str, from_domain: str, mail_from_domain: str) -> Problem | None:
+    """Why SPF can never align under ``aspf`` for mail From ``from_domain`` with this MAIL FROM.
+
+    SPF aligns (RFC 9989 4.4.2) when the MAIL FROM domain equals the From domain
+    (strict, ``s``) or shares its organisational domain (relaxed, ``r``). SES's custom
+    MAIL FROM is always a subdomain (``bounce.<domain>``), so ``aspf=s`` never aligns
+    with it: DMARC then rests on DKIM alone. None when alignment is possible.
+    """
+    mode = _choice("aspf", aspf, ALIGNMENT_MODES)
+    sender, envelope = normalize_host(from_domain), normalize_host(mail_from_domain)
+    if mode == "s" and envelope != sender:
+        return Problem(
+            "dmarc-spf-never-aligns",
+            f"strict SPF alignment (aspf=s) never aligns: the MAIL FROM domain {envelope} is not "
+            f"the From domain {sender}; use aspf=r (relaxed, the RFC 9989 default)",
+            "aspf",
+        )
+    if mode == "r" and organizational_domain(envelope) != organizational_domain(sender):
+        return Problem(
+            "dmarc-spf-never-aligns",
+            f"SPF never aligns: the MAIL FROM domain {envelope} is outside the organisational "
+            f"domain {organizational_domain(sender)} of the From domain {sender}",
+            "aspf",
+        )
+    return None

@@ -9,20 +9,56 @@ from __future__ import annotations
 
 __all__ = [
     "BimiError",
+    "InputError",
+    "Problem",
     "DkimError",
     "DmarcError",
     "MtaStsError",
     "SpfError",
     "StandardError",
     "TlsRptError",
+    "TlsaError",
     "TxtError",
 ]
 
 
-class StandardError(ValueError):
+class InputError(ValueError):
+    """Base of every error that means "the user's input is invalid".
+
+    The CLI and the plan engine turn any subclass into one line on stderr and exit 2
+    (no traceback). Config, component-argument, record and standards errors derive
+    from it; the message never contains a secret or key material. (Programs that do
+    not import mailinfra mark theirs with ``mailinfra_exit_code = 2``: docs/CONTRACTS.md.)
+    """
+
+
+class Problem(str):
+    """One finding of a standard's ``check_*`` function: the message, plus a stable code.
+
+    A ``str`` subclass so that callers that only show messages keep working; policies,
+    verify and SARIF use ``code`` (kebab-case, stable across releases) and ``tag`` (the
+    tag, term or field at fault, when there is one).
+    """
+
+    code: str
+    tag: str | None
+
+    def __new__(cls, code: str, message: str, tag: str | None = None) -> "Problem":
+        obj = super().__new__(cls, message)
+        obj.code = code
+        obj.tag = tag
+        return obj
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (Problem, (self.code, str(self), self.tag))
+
+
+class StandardError(InputError):
     """A value violates an email-authentication standard (base class)."""
 
-    mailinfra_exit_code = 2  # bad input when a builder refuses a configured value
+    # The tag, term or field at fault, set by the parser when it knows it; ``check_*``
+    # functions copy it into their ``Problem``.
+    tag: str | None = None
 
 
 class TxtError(StandardError):
@@ -51,3 +87,7 @@ class TlsRptError(StandardError):
 
 class BimiError(StandardError):
     """A BIMI assertion record is malformed or unsafe."""
+
+
+class TlsaError(StandardError):
+    """A TLSA record (RFC 6698) is malformed or unusable for SMTP (RFC 7672)."""

@@ -6,11 +6,16 @@ API:
     build_spf(includes=(), ip4=(), ip6=(), a=False, mx=False, all_qualifier="-", redirect=None) -> str
     parse_spf(text: str) -> SpfRecord           # strict; SpfError names the term and the bad value
     is_spf(text: str) -> bool                   # does this TXT value claim to be SPF (v=spf1)?
+    is_null_spf(text: str) -> bool              # exactly '-all': the name never sends
     spf_records(txt_values: Iterable[str]) -> list[str]   # the SPF values among a name's TXT values
     count_dns_lookups(record: SpfRecord) -> int # include, a, mx, ptr, exists, redirect
     all_qualifier(record: SpfRecord) -> str | None        # qualifier of "all", None if absent
     includes(record) -> list[str]; redirect(record) -> str | None
-    check_spf(text: str, *, require_fail_all: bool = True) -> list[str]   # problems, [] if fine
+    effective_redirect(record) -> str | None   # the redirect= that applies (none with an 'all')
+    mx_address_problem(term, mx_hosts: int) -> Problem | None   # over MAX_ADDRESS_LOOKUPS (10) MX hosts
+    select(txt_values) -> str                   # the one SPF record of a name, or SpfError (none / several)
+    self_reference_problem(domain, record) -> Problem | None   # include:/redirect= of the domain itself (a loop)
+    check_spf(text: str, *, require_fail_all: bool = True) -> list[Problem]   # [] if fine; codes: CODES
 
 A record whose own DNS-querying terms exceed 10 is rejected by ``parse_spf`` (a
 permerror at every receiver); the live include tree and void lookups are walked by
@@ -25,10 +30,12 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ._common import is_hostname, normalize_host
-from .errors import SpfError
+from ._common import is_hostname, is_top_label, normalize_host
+from .errors import Problem, SpfError
 
 __all__ = [
+    "CODES",
+    "MAX_ADDRESS_LOOKUPS",
     "MAX_DNS_LOOKUPS",
     "MAX_VOID_LOOKUPS",
     "NULL_SPF",
@@ -40,17 +47,35 @@ __all__ = [
     "build_spf",
     "check_spf",
     "count_dns_lookups",
+    "effective_redirect",
     "includes",
+    "is_null_spf",
     "is_spf",
+    "mx_address_problem",
     "parse_spf",
     "redirect",
+    "select",
+    "self_reference_problem",
     "spf_records",
 ]
 
 MAX_DNS_LOOKUPS = 10
 MAX_VOID_LOOKUPS = 2
+MAX_ADDRESS_LOOKUPS = 10  # RFC 7208 4.6.4: MX hosts (or PTR names) looked up per mx (ptr) term
 RECOMMENDED_MAX_BYTES = 450  # RFC 7208 3.4: keep the answer within a 512-byte UDP reply
 NULL_SPF = "v=spf1 -all"
+# Problem codes of check_spf (stable: policies, verify and reports select on them).
+CODES = (
+    "spf-syntax",
+    "spf-too-many-lookups",
+    "spf-not-fail-all",
+    "spf-permissive-all",
+    "spf-ptr",
+    "spf-terms-after-all",
+    "spf-too-long",
+    "spf-mx-too-many-hosts",
+    "spf-self-reference",
+)
 
 QUALIFIERS = ("+", "-", "~", "?")
 MECHANISMS = ("all", "include", "a", "mx", "ptr", "ip4", "ip6", "exists")
@@ -62,7 +87,6 @@ _MODIFIER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*\Z")
 _MECH_SPLIT = re.compile(r"([A-Za-z0-9]+)(.*)\Z", re.S)
 _MACRO_EXPAND = re.compile(r"%\{([slodiphcrtvSLODIPHCRTV])(\d*)(r?)([.\-+,/_=]*)\}")
 _DUAL_CIDR = re.compile(r"(?:/(0|[1-9]\d?))?(?://(0|[1-9]\d{0,2}))?\Z")
-_TOPLABEL = re.compile(r"(?=[a-z0-9-]*[a-z])(?!-)[a-z0-9-]{1,63}(?<!-)\Z", re.I)
 
 
 @dataclass(frozen=True)
@@ -139,12 +163,12 @@ def _check_domain_spec(spec: str, term: str) -> None:
         if spec.endswith("}"):
             return  # domain-end is a macro-expand
         tail = spec.rstrip(".").rsplit(".", 1)
-        if len(tail) == 2 and _TOPLABEL.match(tail[1]):
+        if len(tail) == 2 and is_top_label(tail[1]):
             return
         raise SpfError(f"SPF term {term!r}: domain {spec!r} does not end in a top-level label or a macro")
     if not is_hostname(spec, allow_underscore=True):
         raise SpfError(f"SPF term {term!r}: {spec!r} is not a valid domain name")
-    if not _TOPLABEL.match(normalize_host(spec).rsplit(".", 1)[-1]):
+    if not is_top_label(normalize_host(spec).rsplit(".", 1)[-1]):
         raise SpfError(f"SPF term {term!r}: domain {spec!r} does not end in a top-level label")
 
 
@@ -230,17 +254,30 @@ def is_spf(text: str) -> bool:
     return lowered == "v=spf1" or lowered.startswith("v=spf1 ")
 
 
+def is_null_spf(text: str) -> bool:
+    """True for a null SPF record: ``-all`` and nothing else (a name that never sends)."""
+    if not is_spf(text):
+        return False
+    try:
+        terms = _parse_terms(text).terms
+    except SpfError:
+        return False
+    return len(terms) == 1 and isinstance(terms[0], SpfMechanism) and str(terms[0]) == "-all"
+
+
 def spf_records(txt_values: Iterable[str]) -> list[str]:
     """The SPF records among one name's TXT values (more than one is a permerror)."""
     return [value for value in txt_values if is_spf(value)]
 
 
-def parse_spf(text: str) -> SpfRecord:
-    """Parse one SPF record strictly; raise SpfError naming the bad term."""
+def _parse_terms(text: str) -> SpfRecord:
+    """The syntax of one SPF record (no lookup budget); SpfError names the bad term in ``tag``."""
     if not isinstance(text, str):
         raise SpfError(f"SPF record must be a str (got {type(text).__name__})")
     if not is_spf(text):
-        raise SpfError(f"SPF record must start with 'v=spf1': {text[:40]!r}")
+        error = SpfError(f"SPF record must start with 'v=spf1': {text[:40]!r}")
+        error.tag = "v"
+        raise error
     for index, char in enumerate(text):
         if char != " " and not (0x21 <= ord(char) <= 0x7E):
             raise SpfError(f"SPF record has character {char!r} at index {index} (only printable ASCII and space)")
@@ -249,26 +286,46 @@ def parse_spf(text: str) -> SpfRecord:
     for term in text.split(" ")[1:]:
         if term == "":
             continue  # RFC 7208 allows any run of spaces between terms
-        head = re.match(r"[A-Za-z][A-Za-z0-9_.-]*=", term)
-        if head:
-            modifier = _parse_modifier(term)
-            if modifier.name in ("redirect", "exp") and modifier.name in seen_modifiers:
-                raise SpfError(f"SPF modifier {modifier.name!r} appears more than once")
-            seen_modifiers.add(modifier.name)
-            terms.append(modifier)
-        else:
-            terms.append(_parse_mechanism(term))
-    record = SpfRecord(tuple(terms))
+        try:
+            head = re.match(r"[A-Za-z][A-Za-z0-9_.-]*=", term)
+            if head:
+                modifier = _parse_modifier(term)
+                if modifier.name in ("redirect", "exp") and modifier.name in seen_modifiers:
+                    raise SpfError(f"SPF modifier {modifier.name!r} appears more than once")
+                seen_modifiers.add(modifier.name)
+                terms.append(modifier)
+            else:
+                terms.append(_parse_mechanism(term))
+        except SpfError as exc:
+            exc.tag = term
+            raise
+    return SpfRecord(tuple(terms))
+
+
+def _lookup_problem(record: SpfRecord) -> Problem | None:
     lookups = count_dns_lookups(record)
     if lookups > MAX_DNS_LOOKUPS:
-        raise SpfError(f"SPF record has {lookups} DNS-querying terms, over the limit of {MAX_DNS_LOOKUPS}")
+        message = f"SPF record has {lookups} DNS-querying terms, over the limit of {MAX_DNS_LOOKUPS}"
+        return Problem("spf-too-many-lookups", message)
+    return None
+
+
+def parse_spf(text: str) -> SpfRecord:
+    """Parse one SPF record strictly; raise SpfError naming the bad term.
+
+    Over ``MAX_DNS_LOOKUPS`` querying terms is refused too (a permerror at every receiver).
+    """
+    record = _parse_terms(text)
+    problem = _lookup_problem(record)
+    if problem is not None:
+        raise SpfError(str(problem))
     return record
 
 
 def count_dns_lookups(record: SpfRecord) -> int:
     """DNS-querying terms of this record itself (not of its includes): RFC 7208 4.6.4."""
     count = sum(1 for m in record.mechanisms if m.name in LOOKUP_MECHANISMS)
-    if redirect(record) is not None and all_qualifier(record) is None:
+    if effective_redirect(record) is not None:
         count += 1
     return count
 
@@ -293,26 +350,60 @@ def redirect(record: SpfRecord) -> str | None:
     return None
 
 
-def check_spf(text: str, *, require_fail_all: bool = True) -> list[str]:
-    """Problems with an SPF record we publish ([] when fine)."""
+def effective_redirect(record: SpfRecord) -> str | None:
+    """The ``redirect=`` target evaluation follows: none when the record has an ``all``
+    (RFC 7208 6.1: the modifier is then ignored, and costs no lookup)."""
+    target = redirect(record)
+    return target if target is not None and all_qualifier(record) is None else None
+
+
+def mx_address_problem(term: str, mx_hosts: int) -> Problem | None:
+    """RFC 7208 4.6.4: evaluating an ``mx`` term looks up at most ``MAX_ADDRESS_LOOKUPS``
+    MX hosts' addresses; a name with more MX hosts is a permerror."""
+    if mx_hosts > MAX_ADDRESS_LOOKUPS:
+        message = f"{term}: {mx_hosts} MX records, over the limit of {MAX_ADDRESS_LOOKUPS} address lookups"
+        return Problem("spf-mx-too-many-hosts", message, term)
+    return None
+
+
+def select(txt_values: Iterable[str]) -> str:
+    """The SPF record among one name's TXT values (RFC 7208 4.5); SpfError when there is
+    none, or more than one (a permerror at every receiver)."""
+    records = spf_records(txt_values)
+    if not records:
+        raise SpfError("no SPF record (no TXT value starts with 'v=spf1')")
+    if len(records) > 1:
+        raise SpfError(f"{len(records)} SPF records at one name: a permerror at every receiver (RFC 7208 4.5)")
+    return records[0]
+
+
+def check_spf(text: str, *, require_fail_all: bool = True) -> list[Problem]:
+    """Problems with an SPF record we publish ([] when fine); codes in ``CODES``."""
     try:
-        record = parse_spf(text)
+        record = _parse_terms(text)
     except SpfError as exc:
-        return [str(exc)]
-    problems: list[str] = []
+        return [Problem("spf-syntax", str(exc), exc.tag)]
+    problems: list[Problem] = []
+    lookups = _lookup_problem(record)
+    if lookups is not None:
+        problems.append(lookups)
     qualifier = all_qualifier(record)
-    if require_fail_all and qualifier != "-" and not (qualifier is None and redirect(record) is not None):
+    all_term = None if qualifier is None else f"{qualifier}all"  # the qualifier shown, even an implicit '+'
+    if require_fail_all and qualifier != "-" and effective_redirect(record) is None:  # a redirect decides instead
         got = "no 'all'" if qualifier is None else f"'{qualifier}all'"
-        problems.append(f"SPF record must end in '-all' (got {got})")
+        problems.append(Problem("spf-not-fail-all", f"SPF record must end in '-all' (got {got})", all_term))
     if qualifier in ("+", "?"):
-        problems.append(f"SPF record allows every sender ('{qualifier}all')")
-    if any(m.name == "ptr" for m in record.mechanisms):
-        problems.append("SPF mechanism 'ptr' SHOULD NOT be used (RFC 7208 5.5)")
+        problems.append(Problem("spf-permissive-all", f"SPF record allows every sender ('{qualifier}all')", all_term))
+    for mechanism in record.mechanisms:
+        if mechanism.name == "ptr":
+            problems.append(Problem("spf-ptr", "SPF mechanism 'ptr' SHOULD NOT be used (RFC 7208 5.5)", str(mechanism)))
+            break
     if record.mechanisms and record.mechanisms[-1].name != "all" and qualifier is not None:
-        problems.append("SPF terms after 'all' are never evaluated")
+        after = record.mechanisms[[m.name for m in record.mechanisms].index("all") + 1]
+        problems.append(Problem("spf-terms-after-all", "SPF terms after 'all' are never evaluated", str(after)))
     size = len(text.encode("utf-8"))
     if size > RECOMMENDED_MAX_BYTES:
-        problems.append(f"SPF record is {size} bytes, over the recommended {RECOMMENDED_MAX_BYTES}")
+        problems.append(Problem("spf-too-long", f"SPF record is {size} bytes, over the recommended {RECOMMENDED_MAX_BYTES}"))
     return problems
 
 
@@ -381,3 +472,16 @@ def build_spf(
     text = " ".join(terms)
     parse_spf(text)
     return text
+
+
+def self_reference_problem(domain: str, record: SpfRecord) -> Problem | None:
+    """``include:`` or ``redirect=`` of the record's own domain: evaluation loops until the
+    lookup limit and every receiver returns permerror (RFC 7208 4.6.4)."""
+    own = normalize_host(domain)
+    for term in record.terms:
+        target = term.value if isinstance(term, SpfModifier) and term.name == "redirect" else None
+        if isinstance(term, SpfMechanism) and term.name == "include":
+            target = term.value
+        if target is not None and normalize_host(target) == own:
+            return Problem("spf-self-reference", f"SPF term '{term}' points at {own} itself: a loop (permerror)", str(term))
+    return None

@@ -10,11 +10,13 @@ API:
     join_txt(strings: Iterable[str]) -> str     # concatenation, no separator
     route53_txt(value: str) -> str              # chunks joined by '""' (pulumi-aws adds outer quotes)
     parse_route53_txt(s: str) -> list[str]      # inverse; also accepts the fully quoted '"a" "b"'
-    cloudflare_txt(value: str) -> str           # one content value, unsplit (Cloudflare splits)
+    cloudflare_txt(value: str) -> str           # Cloudflare content: '"a" "b"', 255-byte quoted strings
+    check_cloudflare_txt(content, name=None) -> list[Problem]  # parse, and <= 4096 wire bytes per record
+    wire_size(name, strings) -> int             # one TXT RR in wire format (RFC 1035 3.2.1)
     parse_cloudflare_txt(content: str) -> list[str]
     to_rdata_text(value: str) -> str            # '"a" "b"', what dns.rdata.from_text(IN, TXT, ..) reads
     chunk_sizes(strings: Iterable[str]) -> list[int]     # UTF-8 byte length per string
-    check_route53_txt(s: str) -> list[str]      # problems (empty: fine), e.g. a >255-byte chunk
+    check_route53_txt(s: str) -> list[Problem]  # [] when fine, e.g. a >255-byte chunk; codes: CODES
 
 Inside quoted forms ``"`` and ``\\`` are escaped with a backslash. Control characters
 are refused everywhere: no record we publish needs them.
@@ -24,11 +26,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .errors import TxtError
+from .errors import Problem, TxtError
 
 __all__ = [
-    "CLOUDFLARE_MAX_CONTENT",
+    "CLOUDFLARE_MAX_COMBINED_CONTENT",
+    "CLOUDFLARE_MAX_RECORD_WIRE_BYTES",
+    "CODES",
     "MAX_STRING_BYTES",
+    "check_cloudflare_txt",
     "check_route53_txt",
     "chunk_sizes",
     "cloudflare_txt",
@@ -38,11 +43,19 @@ __all__ = [
     "route53_txt",
     "split_txt",
     "to_rdata_text",
+    "wire_size",
 ]
 
 MAX_STRING_BYTES = 255
-# Cloudflare's documented limit for the content of one TXT record.
-CLOUDFLARE_MAX_CONTENT = 2048
+# Problem codes of check_route53_txt (stable: policies, verify and reports select on them).
+CODES = ("txt-syntax", "txt-string-too-long", "txt-record-too-large")
+# Cloudflare's limits, from "DNS record types" (developers.cloudflare.com/dns/manage-dns-records/
+# reference/dns-record-types/, top of page): each record at most 4,096 bytes in wire format
+# (RFC 1035 3.2.1: owner name, type, class, TTL, length and rdata); the records of one
+# name and type together at most 8,192 characters of content. The TXT-only 2,048-character
+# limit was removed from that page in March 2026 (cloudflare/cloudflare-docs#29286).
+CLOUDFLARE_MAX_RECORD_WIRE_BYTES = 4096
+CLOUDFLARE_MAX_COMBINED_CONTENT = 8192
 
 
 def _check_chars(value: str) -> None:
@@ -127,7 +140,7 @@ def _read_quoted(s: str) -> list[str]:
                 if i + 1 >= n:
                     raise TxtError(f"dangling backslash in TXT string: {s!r}")
                 digits = s[i + 1 : i + 4]
-                if len(digits) == 3 and digits.isdigit():
+                if len(digits) == 3 and digits.isascii() and digits.isdigit():
                     if int(digits) > 255:
                         raise TxtError(f"bad escape \\{digits} in TXT string: {s!r}")
                     buf.append(int(digits))
@@ -185,32 +198,70 @@ def parse_route53_txt(s: str) -> list[str]:
     return _split_plain(s)
 
 
-def check_route53_txt(s: str) -> list[str]:
-    """Problems with one Route53 TXT entry (empty list: fine)."""
+def check_route53_txt(s: str) -> list[Problem]:
+    """Problems with one Route53 TXT entry (empty list: fine); codes in ``CODES``.
+
+    The ``tag`` of a too-long string is its index among the entry's strings.
+    """
     try:
         strings = parse_route53_txt(s)
     except TxtError as exc:
-        return [str(exc)]
+        return [Problem("txt-syntax", str(exc), exc.tag)]
     problems = []
     for index, size in enumerate(chunk_sizes(strings)):
         if size > MAX_STRING_BYTES:
-            problems.append(
-                f"TXT string {index} is {size} bytes, over the {MAX_STRING_BYTES}-byte limit; "
-                'split it with "" (route53_txt)'
+            message = (
+                f'TXT string {index} is {size} bytes, over the {MAX_STRING_BYTES}-byte limit; split it with "" (route53_txt)'
             )
+            problems.append(Problem("txt-string-too-long", message, str(index)))
     return problems
 
 
 def cloudflare_txt(value: str) -> str:
-    """Cloudflare ``content`` for a TXT record: the unsplit value.
+    """Cloudflare ``content`` for a TXT record: quoted character-strings of at most 255 bytes.
 
-    Cloudflare stores content up to 2048 characters and splits it into 255-byte
-    character-strings itself.
+    Cloudflare's API documents TXT content as "quoted 'character strings' (RFC 1035), each
+    with a length of up to 255 bytes"; it splits longer strings itself, and warns about
+    content without quotes. This is :func:`to_rdata_text`: ``"first255" "rest"``.
     """
-    _check_chars(value)
-    if len(value) > CLOUDFLARE_MAX_CONTENT:
-        raise TxtError(f"TXT value is {len(value)} characters, over Cloudflare's {CLOUDFLARE_MAX_CONTENT}")
-    return value
+    return to_rdata_text(value)
+
+
+def wire_size(name: str, strings: Iterable[str]) -> int:
+    """Bytes of one TXT resource record in wire format (RFC 1035 3.2.1), uncompressed.
+
+    Owner name (labels with their length octets and the root), then type, class, TTL
+    and RDLENGTH (10 octets), then each character-string with its length octet.
+    """
+    labels = [label for label in name.rstrip(".").split(".") if label]
+    owner = sum(1 + len(label.encode("utf-8")) for label in labels) + 1
+    return owner + 10 + sum(1 + size for size in chunk_sizes(strings))
+
+
+def check_cloudflare_txt(content: str, name: str | None = None) -> list[Problem]:
+    """Problems with one Cloudflare TXT ``content`` (empty: Cloudflare takes and serves it).
+
+    Both what Cloudflare documents (quoted strings) and a raw value are accepted: a raw
+    value, and a quoted string over 255 bytes, are split into 255-byte strings by
+    Cloudflare. With ``name`` the record's wire size is checked against Cloudflare's
+    4,096-byte limit (CLOUDFLARE_MAX_RECORD_WIRE_BYTES).
+    """
+    try:
+        strings = [piece for s in parse_cloudflare_txt(content) for piece in split_txt(s)]
+    except TxtError as exc:
+        return [Problem("txt-syntax", str(exc))]
+    if name is None:
+        return []
+    size = wire_size(name, strings)
+    if size > CLOUDFLARE_MAX_RECORD_WIRE_BYTES:
+        return [
+            Problem(
+                "txt-record-too-large",
+                f"TXT record {name} is {size} bytes in wire format, over Cloudflare's "
+                f"{CLOUDFLARE_MAX_RECORD_WIRE_BYTES}-byte limit per record",
+            )
+        ]
+    return []
 
 
 def parse_cloudflare_txt(content: str) -> list[str]:

@@ -1,0 +1,229 @@
+"""AWS facts the records depend on: region names and the SES endpoints of a region.
+
+Sources (keep the tables in step with them):
+- Region syntax: the partitions' ``regionRegex`` of the AWS SDKs' endpoint data
+  (botocore ``data/partitions.json``): aws, aws-cn, aws-us-gov, aws-iso(-b/-e/-f), aws-eusc.
+- SES: AWS General Reference, "Amazon Simple Email Service endpoints and quotas"
+  (https://docs.aws.amazon.com/general/latest/gr/ses.html): the "Easy DKIM domains"
+  table (#ses_dkim_domains) lists, per SES region, the domain that Easy DKIM CNAMEs
+  point at: ``dkim.amazonses.com``, or ``dkim.<region>.amazonses.com`` in the regions
+  below. The commercial SES regions are also the SES API's DEED origins
+  (``DkimSigningAttributes.DomainSigningAttributesOrigin``, ``AWS_SES_<REGION>``).
+- SES custom MAIL FROM: the MX ``feedback-smtp.<region>.amazonses.com`` (SES Developer
+  Guide, "Setting up a custom MAIL FROM domain"); the SMTP interface
+  ``email-smtp.<region>.amazonaws.com``; email receiving ``inbound-smtp.<region>.amazonaws.com``.
+
+API:
+    is_aws_region(region: object) -> bool
+    SES_REGIONS: tuple[str, ...]                   # regions where SES sends (Easy DKIM)
+    SES_EASY_DKIM_DOMAINS: Mapping[str, str]       # region -> Easy DKIM domain
+    DEFAULT_EASY_DKIM_DOMAIN = "dkim.amazonses.com"
+    is_ses_region(region: object) -> bool
+    easy_dkim_domain(region: str | None) -> str    # AwsError for a bad or non-SES region
+    ses_feedback_host(region: str) -> str          # "feedback-smtp.<region>.amazonses.com"
+    ses_smtp_endpoint(region: str) -> str          # "email-smtp.<region>.amazonaws.com"
+    ses_inbound_smtp_host(region: str) -> str      # "inbound-smtp.<region>.amazonaws.com"
+    LOG_RETENTION_DAYS: tuple[int, ...]            # the retentionInDays CloudWatch Logs accepts
+    is_account_id(value) -> bool                   # 12 digits
+    is_iam_principal_arn(value, kinds=("root", "user", "role")) -> bool   # arn:<partition>:iam::<account>:...
+    is_route53_zone_id(value) -> bool              # Z...
+    is_ses_name(value) -> bool                     # SES configuration set / contact list / topic names
+    is_kms_alias_name(value) -> bool               # a KMS alias without its alias/ prefix
+    SES_SEND_ACTIONS = ("ses:SendEmail", "ses:SendRawEmail")   # what SMTP sending needs, nothing more
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from .errors import InputError
+
+__all__ = [
+    "DEFAULT_EASY_DKIM_DOMAIN",
+    "LOG_RETENTION_DAYS",
+    "SES_EASY_DKIM_DOMAINS",
+    "SES_REGIONS",
+    "SES_SEND_ACTIONS",
+    "AwsError",
+    "easy_dkim_domain",
+    "is_account_id",
+    "is_aws_region",
+    "is_iam_principal_arn",
+    "is_kms_alias_name",
+    "is_route53_zone_id",
+    "is_ses_name",
+    "is_ses_region",
+    "ses_feedback_host",
+    "ses_inbound_smtp_host",
+    "ses_smtp_endpoint",
+]
+
+
+class AwsError(InputError):
+    """A value is not a valid AWS region, or SES is not offered there."""
+
+
+# One alternative per partition (the SDKs' regionRegex, with \w narrowed to letters).
+_REGION = re.compile(
+    r"(?:(?:us|eu|ap|sa|ca|me|af|il|mx|cn)-[a-z]+"  # aws, aws-cn
+    r"|us-gov-[a-z]+"  # aws-us-gov
+    r"|us-iso[bf]?-[a-z]+|eu-isoe-[a-z]+"  # aws-iso, -iso-b, -iso-f, -iso-e
+    r"|eusc-de-[a-z]+"  # aws-eusc (European Sovereign Cloud)
+    r")-\d+\Z"
+)
+
+DEFAULT_EASY_DKIM_DOMAIN = "dkim.amazonses.com"
+
+# SES regions whose Easy DKIM domain is regional (General Reference, "Easy DKIM domains").
+_REGIONAL_DKIM = (
+    "af-south-1",
+    "ap-northeast-3",
+    "ap-south-2",
+    "ap-southeast-3",
+    "ap-southeast-5",
+    "ca-west-1",
+    "eu-central-2",
+    "eu-south-1",
+    "il-central-1",
+    "me-central-1",
+    "us-gov-east-1",
+)
+
+SES_REGIONS: tuple[str, ...] = (
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "af-south-1",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-5",
+    "ca-central-1",
+    "ca-west-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-north-1",
+    "eu-south-1",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "il-central-1",
+    "me-central-1",
+    "me-south-1",
+    "sa-east-1",
+    "us-gov-east-1",
+    "us-gov-west-1",
+)
+
+SES_EASY_DKIM_DOMAINS: Mapping[str, str] = MappingProxyType(
+    {r: (f"dkim.{r}.amazonses.com" if r in _REGIONAL_DKIM else DEFAULT_EASY_DKIM_DOMAIN) for r in SES_REGIONS}
+)
+
+
+def is_aws_region(region: object) -> bool:
+    """True for an AWS region name such as ``eu-west-1``, ``us-gov-west-1`` or ``cn-north-1``."""
+    return isinstance(region, str) and bool(_REGION.match(region))
+
+
+def is_ses_region(region: object) -> bool:
+    """True for a region where Amazon SES sends email (and signs with Easy DKIM)."""
+    return isinstance(region, str) and region in SES_EASY_DKIM_DOMAINS
+
+
+def _ses_region(region: object) -> str:
+    if not isinstance(region, str) or not is_aws_region(region):
+        raise AwsError(f"AWS region {region!r} is not valid")
+    if region not in SES_EASY_DKIM_DOMAINS:
+        raise AwsError(f"Amazon SES is not offered in AWS region {region!r}")
+    return region
+
+
+def easy_dkim_domain(region: str | None) -> str:
+    """The domain SES Easy DKIM CNAMEs point at in ``region``.
+
+    ``None`` (region not known to the caller) gives the global ``dkim.amazonses.com``,
+    which is right in most SES regions but not in those with a regional domain.
+    """
+    if region is None:
+        return DEFAULT_EASY_DKIM_DOMAIN
+    return SES_EASY_DKIM_DOMAINS[_ses_region(region)]
+
+
+def ses_feedback_host(region: str) -> str:
+    """The MX host of an SES custom MAIL FROM domain in ``region``."""
+    return f"feedback-smtp.{_ses_region(region)}.amazonses.com"
+
+
+def ses_smtp_endpoint(region: str) -> str:
+    """The host of the SES SMTP interface in ``region`` (syntax checked, not availability)."""
+    if not is_aws_region(region):
+        raise AwsError(f"AWS region {region!r} is not valid")
+    return f"email-smtp.{region}.amazonaws.com"
+
+
+def ses_inbound_smtp_host(region: str) -> str:
+    """The SES email-receiving MX host of ``region`` (not every SES region receives)."""
+    return f"inbound-smtp.{_ses_region(region)}.amazonaws.com"
+
+
+# CloudWatch Logs PutRetentionPolicy: retentionInDays takes exactly these values (API
+# Reference, "PutRetentionPolicy"; no retention at all is DeleteRetentionPolicy).
+LOG_RETENTION_DAYS: tuple[int, ...] = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+
+
+# AWS identifiers the components and config take (one spelling each). ARN partitions are
+# those of the region syntax above (botocore partitions.json).
+PARTITIONS = ("aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f", "aws-eusc")
+_ACCOUNT_ID = re.compile(r"\d{12}\Z")
+_IAM_PRINCIPAL = re.compile(
+    r"arn:(?:" + "|".join(map(re.escape, PARTITIONS)) + r"):iam::\d{12}:(?:(?P<root>root)|(?P<kind>user|role)(?:/[\w+=,.@-]+)+)\Z"
+)
+_ROUTE53_ZONE_ID = re.compile(r"Z[A-Z0-9]{1,31}\Z")
+_SES_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")  # SESv2 CreateConfigurationSet / contact list / topic names
+
+
+def is_account_id(value: object) -> bool:
+    """A 12-digit AWS account id."""
+    return isinstance(value, str) and bool(_ACCOUNT_ID.match(value))
+
+
+def is_iam_principal_arn(value: object, kinds: tuple[str, ...] = ("root", "user", "role")) -> bool:
+    """An IAM principal ARN of one of ``kinds``: ``arn:<partition>:iam::<account>:root``,
+    ``...:user/<path/name>`` or ``...:role/<path/name>`` (no wildcards)."""
+    if not isinstance(value, str):
+        return False
+    found = _IAM_PRINCIPAL.match(value)
+    return found is not None and (found.group("root") or found.group("kind")) in kinds
+
+
+def is_route53_zone_id(value: object) -> bool:
+    """A Route53 hosted zone id (``Z`` and up to 31 upper-case letters or digits)."""
+    return isinstance(value, str) and bool(_ROUTE53_ZONE_ID.match(value))
+
+
+def is_ses_name(value: object) -> bool:
+    """An SES name (configuration set, contact list, topic): 1..64 letters, digits, ``_`` and ``-``."""
+    return isinstance(value, str) and bool(_SES_NAME.match(value))
+
+
+_KMS_ALIAS_NAME = re.compile(r"[A-Za-z0-9/_-]{1,250}\Z")  # AliasName is alias/<name>, at most 256
+
+
+def is_kms_alias_name(value: object) -> bool:
+    """A KMS alias name without the ``alias/`` prefix; ``aws/`` names are AWS managed keys'."""
+    return isinstance(value, str) and bool(_KMS_ALIAS_NAME.match(value)) and not value.startswith(("alias/", "aws/"))
+
+
+# The IAM actions of sending through SES (the SMTP interface signs as ses:SendRawEmail):
+# the component grants exactly these, the least-privilege policy allows no other ses: action.
+SES_SEND_ACTIONS: tuple[str, ...] = ("ses:SendEmail", "ses:SendRawEmail")
