@@ -33,6 +33,7 @@ SGI = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 CS = "aws:sesv2/configurationSet:ConfigurationSet"
 ID = "aws:sesv2/emailIdentity:EmailIdentity"
 ZS = "cloudflare:index/zoneSetting:ZoneSetting"
+MAIL_FROM = "aws:sesv2/emailIdentityMailFromAttributes:EmailIdentityMailFromAttributes"
 TAGS = {"owner": "team", "environment": "prod", "data-classification": "internal"}
 
 
@@ -50,6 +51,10 @@ def r53(name: str, value: str, **extra: Any) -> dict[str, Any]:
     return {"zoneId": "Z1", "name": name, "type": "TXT", "ttl": 300, "records": [txt.route53_txt(value)], **extra}
 
 
+def cname(name: str, target: str) -> dict[str, Any]:
+    return {"zoneId": "Z1", "name": name, "type": "CNAME", "ttl": 300, "records": [target]}
+
+
 def spf_with(lookups: int) -> str:
     return "v=spf1 " + " ".join(f"include:s{i}.example.net" for i in range(lookups)) + " -all"
 
@@ -58,21 +63,45 @@ def doc(*statements: dict[str, Any]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
-ROOT = {"Sid": "Root", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
-        "Action": "kms:*", "Resource": "*"}
-DENY_NO_MFA = {"Sid": "NoMfaNoDestroy", "Effect": "Deny", "Principal": {"AWS": "*"},
-               "Action": ["kms:Disable*", "kms:ScheduleKeyDeletion"], "Resource": "*",
-               "Condition": {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}}}
-DNSSEC = {"Sid": "Route53Dnssec", "Effect": "Allow", "Principal": {"Service": "dnssec-route53.amazonaws.com"},
-          "Action": ["kms:DescribeKey", "kms:GetPublicKey", "kms:Sign"], "Resource": "*"}
-KSK = {"customerMasterKeySpec": "ECC_NIST_P256", "keyUsage": "SIGN_VERIFY", "region": "us-east-1",
-       "policy": doc(ROOT, DNSSEC)}
-SEND = {"Sid": "Send", "Effect": "Allow", "Action": ["ses:SendRawEmail", "ses:SendEmail"],
-        "Resource": ["arn:aws:ses:eu-west-1:123456789012:identity/example.com"],
-        "Condition": {"StringLike": {"ses:FromAddress": "*@example.com"}}}
-COMPLIANCE = {"mailinfra:compliance": {"postalAddress": "Example Corp, 1 Main Street, Dublin", "unsubscribeUrl":
-              "https://example.com/unsubscribe", "oneClickUnsubscribe": True, "allowedRegions": ["eu-west-1"]},
-              "aws:region": "eu-west-1"}
+ROOT = {
+    "Sid": "Root",
+    "Effect": "Allow",
+    "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+    "Action": "kms:*",
+    "Resource": "*",
+}
+DENY_NO_MFA = {
+    "Sid": "NoMfaNoDestroy",
+    "Effect": "Deny",
+    "Principal": {"AWS": "*"},
+    "Action": ["kms:Disable*", "kms:ScheduleKeyDeletion"],
+    "Resource": "*",
+    "Condition": {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}},
+}
+DNSSEC = {
+    "Sid": "Route53Dnssec",
+    "Effect": "Allow",
+    "Principal": {"Service": "dnssec-route53.amazonaws.com"},
+    "Action": ["kms:DescribeKey", "kms:GetPublicKey", "kms:Sign"],
+    "Resource": "*",
+}
+KSK = {"customerMasterKeySpec": "ECC_NIST_P256", "keyUsage": "SIGN_VERIFY", "region": "us-east-1", "policy": doc(ROOT, DNSSEC)}
+SEND = {
+    "Sid": "Send",
+    "Effect": "Allow",
+    "Action": ["ses:SendRawEmail", "ses:SendEmail"],
+    "Resource": ["arn:aws:ses:eu-west-1:123456789012:identity/example.com"],
+    "Condition": {"StringLike": {"ses:FromAddress": "*@example.com"}},
+}
+COMPLIANCE = {
+    "mailinfra:compliance": {
+        "postalAddress": "Example Corp, 1 Main Street, Dublin",
+        "unsubscribeUrl": "https://example.com/unsubscribe",
+        "oneClickUnsubscribe": True,
+        "allowedRegions": ["eu-west-1"],
+    },
+    "aws:region": "eu-west-1",
+}
 
 
 def res(type_: str, name: str, props: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -94,110 +123,413 @@ CASES: dict[str, dict[str, Any]] = {
     # ---- DNS
     "dns-one-spf-per-name": dict(
         kind="stack",
-        compliant=[res(R53, "a", r53("example.com", "v=spf1 -all")), res(CF, "b", {"zoneId": "z", "name": "example.org", "type": "TXT", "content": "v=spf1 -all"})],
-        noncompliant=[res(R53, "a", r53("example.com", "v=spf1 -all")), res(CF, "b", {"zoneId": "z", "name": "example.com.", "type": "TXT", "content": "v=spf1 ~all"})],
-        missing=[res(R53, "a", {"type": "TXT", "records": ["v=spf1 -all"]}), res(R53, "b", {"type": "TXT", "records": ["v=spf1 -all"]})], missing_count=0),
-    "spf-no-permissive-all": dict(kind="resource", type=R53, compliant=r53("example.com", "v=spf1 -all"),
-                                  noncompliant=r53("example.com", "v=spf1 include:x.example +all"), missing={"type": "TXT", "name": "example.com"}, missing_count=0),
-    "spf-hard-fail": dict(kind="resource", type=CF, compliant={"name": "example.org", "type": "TXT", "content": "v=spf1 -all"},
-                          noncompliant={"name": "example.org", "type": "TXT", "content": "v=spf1 include:amazonses.com ~all"}, missing={"name": "example.org", "type": "TXT"}, missing_count=0),
-    "spf-lookup-limit": dict(kind="resource", type=R53, compliant=r53("example.com", spf_with(10)),
-                             noncompliant=r53("example.com", spf_with(11)), missing={"name": "example.com", "records": ["v=spf1 -all"]}, missing_count=0),
-    "dns-txt-string-length": dict(kind="resource", type=R53, compliant=r53("s1._domainkey.example.com", DKIM_2048),
-                                  noncompliant={"name": "s1._domainkey.example.com", "type": "TXT", "records": [DKIM_2048]}, missing={"name": "x.example.com", "type": "TXT"}, missing_count=0),
-    "dmarc-valid": dict(kind="resource", type=R53, compliant=r53("_dmarc.example.com", "v=DMARC1; p=reject; rua=mailto:d@example.com"),
-                        noncompliant=r53("_dmarc.example.com", "v=DMARC1; p=block"), missing={"name": "_dmarc.example.com", "type": "TXT"}, missing_count=0),
-    "dmarc-no-removed-tags": dict(kind="resource", type=R53, compliant=r53("_dmarc.example.com", "v=DMARC1; p=reject"),
-                                  noncompliant=r53("_dmarc.example.com", "v=DMARC1; p=reject; pct=50; ri=3600"), missing={"type": "TXT", "records": ["v=DMARC1; pct=5"]}, missing_count=0),
-    "dmarc-enforcing": dict(kind="resource", type=CF, compliant={"name": "_dmarc.example.org", "type": "TXT", "content": "v=DMARC1; p=quarantine"},
-                            noncompliant={"name": "_dmarc.example.org", "type": "TXT", "content": "v=DMARC1; p=reject; t=y"}, missing={"name": "_dmarc.example.org", "type": "TXT"}, missing_count=0),
-    "dkim-key-strength": dict(kind="resource", type=R53, compliant=r53("s1._domainkey.example.com", DKIM_2048),
-                              noncompliant=r53("s1._domainkey.example.com", DKIM_1024), missing={"name": "s1._domainkey.example.com", "type": "TXT"}, missing_count=0),
-    "mta-sts-syntax": dict(kind="resource", type=R53, compliant=r53("_mta-sts.example.com", "v=STSv1; id=20260101abc"),
-                           noncompliant=r53("_mta-sts.example.com", "v=STSv1; id=not-valid!"), missing={"name": "_mta-sts.example.com", "type": "TXT"}, missing_count=0),
-    "tls-rpt-syntax": dict(kind="resource", type=CF, compliant={"name": "_smtp._tls.example.org", "type": "TXT", "content": "v=TLSRPTv1; rua=mailto:tls@example.org"},
-                           noncompliant={"name": "_smtp._tls.example.org", "type": "TXT", "content": "v=TLSRPTv1;"}, missing={"name": "_smtp._tls.example.org", "type": "TXT"}, missing_count=0),
-    "bimi-syntax": dict(kind="resource", type=R53, compliant=r53("default._bimi.example.com", "v=BIMI1; l=https://brand.example.com/logo.svg; a=https://brand.example.com/vmc.pem"),
-                        noncompliant=r53("default._bimi.example.com", "v=BIMI1; l=http://brand.example.com/logo.png"), missing={"name": "default._bimi.example.com", "type": "TXT"}, missing_count=0),
+        compliant=[
+            res(R53, "a", r53("example.com", "v=spf1 -all")),
+            res(CF, "b", {"zoneId": "z", "name": "example.org", "type": "TXT", "content": "v=spf1 -all"}),
+        ],
+        noncompliant=[
+            res(R53, "a", r53("example.com", "v=spf1 -all")),
+            res(CF, "b", {"zoneId": "z", "name": "example.com.", "type": "TXT", "content": "v=spf1 ~all"}),
+        ],
+        missing=[
+            res(R53, "a", {"type": "TXT", "records": ["v=spf1 -all"]}),
+            res(R53, "b", {"type": "TXT", "records": ["v=spf1 -all"]}),
+        ],
+        missing_count=0,
+    ),
+    "spf-no-permissive-all": dict(
+        kind="resource",
+        type=R53,
+        compliant=r53("example.com", "v=spf1 -all"),
+        noncompliant=r53("example.com", "v=spf1 include:x.example +all"),
+        missing={"type": "TXT", "name": "example.com"},
+        missing_count=0,
+    ),
+    "spf-hard-fail": dict(
+        kind="resource",
+        type=CF,
+        compliant={"name": "example.org", "type": "TXT", "content": "v=spf1 -all"},
+        noncompliant={"name": "example.org", "type": "TXT", "content": "v=spf1 include:amazonses.com ~all"},
+        missing={"name": "example.org", "type": "TXT"},
+        missing_count=0,
+    ),
+    "spf-lookup-limit": dict(
+        kind="resource",
+        type=R53,
+        compliant=r53("example.com", spf_with(10)),
+        noncompliant=r53("example.com", spf_with(11)),
+        missing={"name": "example.com", "records": ["v=spf1 -all"]},
+        missing_count=0,
+    ),
+    "dns-txt-string-length": dict(
+        kind="resource",
+        type=R53,
+        compliant=r53("s1._domainkey.example.com", DKIM_2048),
+        noncompliant={"name": "s1._domainkey.example.com", "type": "TXT", "records": [DKIM_2048]},
+        missing={"name": "x.example.com", "type": "TXT"},
+        missing_count=0,
+    ),
+    "dmarc-valid": dict(
+        kind="resource",
+        type=R53,
+        compliant=r53("_dmarc.example.com", "v=DMARC1; p=reject; rua=mailto:d@example.com"),
+        noncompliant=r53("_dmarc.example.com", "v=DMARC1; p=block"),
+        missing={"name": "_dmarc.example.com", "type": "TXT"},
+        missing_count=0,
+    ),
+    "dmarc-no-removed-tags": dict(
+        kind="resource",
+        type=R53,
+        compliant=r53("_dmarc.example.com", "v=DMARC1; p=reject"),
+        noncompliant=r53("_dmarc.example.com", "v=DMARC1; p=reject; pct=50; ri=3600"),
+        missing={"type": "TXT", "records": ["v=DMARC1; pct=5"]},
+        missing_count=0,
+    ),
+    "dmarc-enforcing": dict(
+        kind="resource",
+        type=CF,
+        compliant={"name": "_dmarc.example.org", "type": "TXT", "content": "v=DMARC1; p=quarantine"},
+        noncompliant={"name": "_dmarc.example.org", "type": "TXT", "content": "v=DMARC1; p=reject; t=y"},
+        missing={"name": "_dmarc.example.org", "type": "TXT"},
+        missing_count=0,
+    ),
+    "dmarc-spf-alignment": dict(
+        kind="stack",
+        compliant=[
+            res(R53, "dmarc", r53("_dmarc.example.com", "v=DMARC1; p=reject; aspf=r")),
+            res(MAIL_FROM, "mf", {"emailIdentity": "example.com", "mailFromDomain": "bounce.example.com"}),
+        ],
+        noncompliant=[
+            res(R53, "dmarc", r53("_dmarc.example.com", "v=DMARC1; p=reject; aspf=s")),
+            res(MAIL_FROM, "mf", {"emailIdentity": "example.com", "mailFromDomain": "bounce.example.com"}),
+        ],
+        missing=[
+            res(R53, "dmarc", r53("_dmarc.example.com", "v=DMARC1; p=reject; aspf=s")),
+            res(MAIL_FROM, "mf", {"emailIdentity": "example.com"}),
+        ],
+        missing_count=0,
+    ),
+    "easy-dkim-cname-target": dict(
+        kind="stack",
+        compliant=[
+            res(ID, "id", {"emailIdentity": "example.com", "region": "af-south-1"}),
+            res(R53, "dkim", cname("abc._domainkey.example.com", "abc.dkim.af-south-1.amazonses.com")),
+        ],
+        noncompliant=[
+            res(ID, "id", {"emailIdentity": "example.com", "region": "af-south-1"}),
+            res(R53, "dkim", cname("abc._domainkey.example.com", "abc.dkim.amazonses.com")),
+        ],
+        missing=[
+            res(ID, "id", {"emailIdentity": "example.com"}),
+            res(R53, "dkim", cname("abc._domainkey.example.com", "abc.dkim.amazonses.com")),
+        ],
+        missing_count=0,
+    ),
+    "dkim-key-strength": dict(
+        kind="resource",
+        type=R53,
+        compliant=r53("s1._domainkey.example.com", DKIM_2048),
+        noncompliant=r53("s1._domainkey.example.com", DKIM_1024),
+        missing={"name": "s1._domainkey.example.com", "type": "TXT"},
+        missing_count=0,
+    ),
+    "mta-sts-syntax": dict(
+        kind="resource",
+        type=R53,
+        compliant=r53("_mta-sts.example.com", "v=STSv1; id=20260101abc"),
+        noncompliant=r53("_mta-sts.example.com", "v=STSv1; id=not-valid!"),
+        missing={"name": "_mta-sts.example.com", "type": "TXT"},
+        missing_count=0,
+    ),
+    "tls-rpt-syntax": dict(
+        kind="resource",
+        type=CF,
+        compliant={"name": "_smtp._tls.example.org", "type": "TXT", "content": "v=TLSRPTv1; rua=mailto:tls@example.org"},
+        noncompliant={"name": "_smtp._tls.example.org", "type": "TXT", "content": "v=TLSRPTv1;"},
+        missing={"name": "_smtp._tls.example.org", "type": "TXT"},
+        missing_count=0,
+    ),
+    "bimi-syntax": dict(
+        kind="resource",
+        type=R53,
+        compliant=r53(
+            "default._bimi.example.com", "v=BIMI1; l=https://brand.example.com/logo.svg; a=https://brand.example.com/vmc.pem"
+        ),
+        noncompliant=r53("default._bimi.example.com", "v=BIMI1; l=http://brand.example.com/logo.png"),
+        missing={"name": "default._bimi.example.com", "type": "TXT"},
+        missing_count=0,
+    ),
     "bimi-requires-enforcing-dmarc": dict(
         kind="stack",
-        compliant=[res(R53, "bimi", r53("default._bimi.mail.example.com", "v=BIMI1; l=https://b.example.com/l.svg")), res(R53, "dmarc", r53("_dmarc.example.com", "v=DMARC1; p=reject"))],
-        noncompliant=[res(R53, "bimi", r53("default._bimi.example.com", "v=BIMI1; l=https://b.example.com/l.svg")), res(R53, "dmarc", r53("_dmarc.example.com", "v=DMARC1; p=none"))],
-        missing=[res(R53, "bimi", {"name": "default._bimi.example.com", "type": "TXT"})], missing_count=0),
+        compliant=[
+            res(R53, "bimi", r53("default._bimi.mail.example.com", "v=BIMI1; l=https://b.example.com/l.svg")),
+            res(R53, "dmarc", r53("_dmarc.example.com", "v=DMARC1; p=reject")),
+        ],
+        noncompliant=[
+            res(R53, "bimi", r53("default._bimi.example.com", "v=BIMI1; l=https://b.example.com/l.svg")),
+            res(R53, "dmarc", r53("_dmarc.example.com", "v=DMARC1; p=none")),
+        ],
+        missing=[res(R53, "bimi", {"name": "default._bimi.example.com", "type": "TXT"})],
+        missing_count=0,
+    ),
     # ---- keys
-    "kms-symmetric-key-rotation": dict(kind="resource", type=KEY, compliant={"enableKeyRotation": True, "rotationPeriodInDays": 180},
-                                       noncompliant={"enableKeyRotation": True, "rotationPeriodInDays": 400}, missing={}, missing_count=1),
-    "kms-dnssec-ksk": dict(kind="resource", type=KEY, compliant=KSK, noncompliant={**KSK, "region": "eu-west-1", "policy": doc(ROOT)},
-                           missing={"customerMasterKeySpec": "ECC_NIST_P256", "keyUsage": "SIGN_VERIFY"}, missing_count=1),
-    "kms-deletion-window": dict(kind="resource", type=KEY, compliant={"deletionWindowInDays": 30}, noncompliant={"deletionWindowInDays": 7}, missing={}, missing_count=0),
-    "kms-key-protected": dict(kind="resource", type=KEY, compliant={}, noncompliant={}, missing={}, missing_count=0, protect=(True, False, True)),
-    "kms-no-wildcard-principal": dict(kind="resource", type=KEY, compliant={"policy": doc(ROOT)},
-                                      noncompliant={"policy": doc(ROOT, {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:Decrypt", "Resource": "*"})}, missing={}, missing_count=0),
-    "kms-destructive-actions-require-mfa": dict(kind="resource", type="aws:kms/keyPolicy:KeyPolicy", compliant={"keyId": "k", "policy": doc(ROOT, DENY_NO_MFA)},
-                                                noncompliant={"keyId": "k", "policy": doc(ROOT)}, missing={"keyId": "k"}, missing_count=0),
-    "kms-no-lockout-bypass": dict(kind="resource", type=KEY, compliant={"bypassPolicyLockoutSafetyCheck": False}, noncompliant={"bypassPolicyLockoutSafetyCheck": True}, missing={}, missing_count=0),
-    "secrets-customer-managed-key": dict(kind="resource", type="aws:secretsmanager/secret:Secret", compliant={"kmsKeyId": "arn:aws:kms:eu-west-1:123456789012:key/abc"},
-                                         noncompliant={"kmsKeyId": "alias/aws/secretsmanager"}, missing={}, missing_count=1),
+    "kms-symmetric-key-rotation": dict(
+        kind="resource",
+        type=KEY,
+        compliant={"enableKeyRotation": True, "rotationPeriodInDays": 180},
+        noncompliant={"enableKeyRotation": True, "rotationPeriodInDays": 400},
+        missing={},
+        missing_count=1,
+    ),
+    "kms-dnssec-ksk": dict(
+        kind="resource",
+        type=KEY,
+        compliant=KSK,
+        noncompliant={**KSK, "region": "eu-west-1", "policy": doc(ROOT)},
+        missing={"customerMasterKeySpec": "ECC_NIST_P256", "keyUsage": "SIGN_VERIFY"},
+        missing_count=1,
+    ),
+    "kms-deletion-window": dict(
+        kind="resource",
+        type=KEY,
+        compliant={"deletionWindowInDays": 30},
+        noncompliant={"deletionWindowInDays": 7},
+        missing={},
+        missing_count=0,
+    ),
+    "kms-key-protected": dict(
+        kind="resource", type=KEY, compliant={}, noncompliant={}, missing={}, missing_count=0, protect=(True, False, True)
+    ),
+    "kms-no-wildcard-principal": dict(
+        kind="resource",
+        type=KEY,
+        compliant={"policy": doc(ROOT)},
+        noncompliant={
+            "policy": doc(ROOT, {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:Decrypt", "Resource": "*"})
+        },
+        missing={},
+        missing_count=0,
+    ),
+    "kms-destructive-actions-require-mfa": dict(
+        kind="resource",
+        type="aws:kms/keyPolicy:KeyPolicy",
+        compliant={"keyId": "k", "policy": doc(ROOT, DENY_NO_MFA)},
+        noncompliant={"keyId": "k", "policy": doc(ROOT)},
+        missing={"keyId": "k"},
+        missing_count=0,
+    ),
+    "kms-no-lockout-bypass": dict(
+        kind="resource",
+        type=KEY,
+        compliant={"bypassPolicyLockoutSafetyCheck": False},
+        noncompliant={"bypassPolicyLockoutSafetyCheck": True},
+        missing={},
+        missing_count=0,
+    ),
+    "secrets-customer-managed-key": dict(
+        kind="resource",
+        type="aws:secretsmanager/secret:Secret",
+        compliant={"kmsKeyId": "arn:aws:kms:eu-west-1:123456789012:key/abc"},
+        noncompliant={"kmsKeyId": "alias/aws/secretsmanager"},
+        missing={},
+        missing_count=1,
+    ),
     # ---- relay
-    "ses-configuration-set-tls-required": dict(kind="resource", type=CS, compliant={"deliveryOptions": {"tlsPolicy": "REQUIRE"}},
-                                               noncompliant={"deliveryOptions": {"tlsPolicy": "OPTIONAL"}}, missing={}, missing_count=1),
-    "ses-identity-default-configuration-set": dict(kind="resource", type=ID, compliant={"emailIdentity": "example.com", "configurationSetName": "cs"},
-                                                   noncompliant={"emailIdentity": "example.com", "configurationSetName": ""}, missing={"emailIdentity": "example.com"}, missing_count=1),
-    "ses-easy-dkim-rsa-2048": dict(kind="resource", type=ID, compliant={"emailIdentity": "example.com", "dkimSigningAttributes": {"nextSigningKeyLength": "RSA_2048_BIT"}},
-                                   noncompliant={"emailIdentity": "example.com", "dkimSigningAttributes": {"nextSigningKeyLength": "RSA_1024_BIT"}}, missing={"emailIdentity": "example.com"}, missing_count=1),
-    "ses-suppression-bounce-complaint": dict(kind="resource", type=CS, compliant={"suppressionOptions": {"suppressedReasons": ["BOUNCE", "COMPLAINT"]}},
-                                             noncompliant={"suppressionOptions": {"suppressedReasons": ["BOUNCE"]}}, missing={}, missing_count=1),
-    "ses-reputation-metrics": dict(kind="resource", type=CS, compliant={"reputationOptions": {"reputationMetricsEnabled": True}},
-                                   noncompliant={"reputationOptions": {"reputationMetricsEnabled": False}}, missing={}, missing_count=1),
-    "iam-ses-send-least-privilege": dict(kind="resource", type="aws:iam/rolePolicy:RolePolicy", compliant={"role": "r", "policy": doc(SEND)},
-                                         noncompliant={"role": "r", "policy": doc({"Effect": "Allow", "Action": "ses:*", "Resource": "*"})}, missing={"role": "r"}, missing_count=0),
+    "ses-configuration-set-tls-required": dict(
+        kind="resource",
+        type=CS,
+        compliant={"deliveryOptions": {"tlsPolicy": "REQUIRE"}},
+        noncompliant={"deliveryOptions": {"tlsPolicy": "OPTIONAL"}},
+        missing={},
+        missing_count=1,
+    ),
+    "ses-identity-default-configuration-set": dict(
+        kind="resource",
+        type=ID,
+        compliant={"emailIdentity": "example.com", "configurationSetName": "cs"},
+        noncompliant={"emailIdentity": "example.com", "configurationSetName": ""},
+        missing={"emailIdentity": "example.com"},
+        missing_count=1,
+    ),
+    "ses-easy-dkim-rsa-2048": dict(
+        kind="resource",
+        type=ID,
+        compliant={"emailIdentity": "example.com", "dkimSigningAttributes": {"nextSigningKeyLength": "RSA_2048_BIT"}},
+        noncompliant={"emailIdentity": "example.com", "dkimSigningAttributes": {"nextSigningKeyLength": "RSA_1024_BIT"}},
+        missing={"emailIdentity": "example.com"},
+        missing_count=1,
+    ),
+    "ses-suppression-bounce-complaint": dict(
+        kind="resource",
+        type=CS,
+        compliant={"suppressionOptions": {"suppressedReasons": ["BOUNCE", "COMPLAINT"]}},
+        noncompliant={"suppressionOptions": {"suppressedReasons": ["BOUNCE"]}},
+        missing={},
+        missing_count=1,
+    ),
+    "ses-reputation-metrics": dict(
+        kind="resource",
+        type=CS,
+        compliant={"reputationOptions": {"reputationMetricsEnabled": True}},
+        noncompliant={"reputationOptions": {"reputationMetricsEnabled": False}},
+        missing={},
+        missing_count=1,
+    ),
+    "iam-ses-send-least-privilege": dict(
+        kind="resource",
+        type="aws:iam/rolePolicy:RolePolicy",
+        compliant={"role": "r", "policy": doc(SEND)},
+        noncompliant={"role": "r", "policy": doc({"Effect": "Allow", "Action": "ses:*", "Resource": "*"})},
+        missing={"role": "r"},
+        missing_count=0,
+    ),
     # ---- network
-    "network-no-world-admin-ports": dict(kind="resource", type=SG, compliant={"ingress": [{"fromPort": 22, "toPort": 22, "protocol": "tcp", "cidrBlocks": ["10.0.0.0/8"]}]},
-                                         noncompliant={"ingress": [{"fromPort": 0, "toPort": 65535, "protocol": "tcp", "cidrBlocks": ["0.0.0.0/0"]}]}, missing={"ingress": [{"protocol": "tcp"}]}, missing_count=0),
-    "network-no-world-smtp-submission": dict(kind="resource", type=SGI, compliant={"fromPort": 587, "toPort": 587, "ipProtocol": "tcp", "cidrIpv4": "10.30.0.0/16"},
-                                             noncompliant={"fromPort": 587, "toPort": 587, "ipProtocol": "tcp", "cidrIpv6": "::/0"}, missing={"ipProtocol": "tcp"}, missing_count=0),
+    "network-no-world-admin-ports": dict(
+        kind="resource",
+        type=SG,
+        compliant={"ingress": [{"fromPort": 22, "toPort": 22, "protocol": "tcp", "cidrBlocks": ["10.0.0.0/8"]}]},
+        noncompliant={"ingress": [{"fromPort": 0, "toPort": 65535, "protocol": "tcp", "cidrBlocks": ["0.0.0.0/0"]}]},
+        missing={"ingress": [{"protocol": "tcp"}]},
+        missing_count=0,
+    ),
+    "network-no-world-smtp-submission": dict(
+        kind="resource",
+        type=SGI,
+        compliant={"fromPort": 587, "toPort": 587, "ipProtocol": "tcp", "cidrIpv4": "10.30.0.0/16"},
+        noncompliant={"fromPort": 587, "toPort": 587, "ipProtocol": "tcp", "cidrIpv6": "::/0"},
+        missing={"ipProtocol": "tcp"},
+        missing_count=0,
+    ),
     "network-smtp-inbound-mx-only": dict(
         kind="stack",
-        compliant=[res(SG, "mx", {"tags": {"mailinfra:role": "mx"}}),
-                   res(SGR, "r25", {"type": "ingress", "fromPort": 25, "toPort": 25, "protocol": "tcp", "cidrBlocks": ["0.0.0.0/0"], "securityGroupId": UNKNOWN}, prop_deps={"securityGroupId": ["mx"]})],
-        noncompliant=[res(SG, "web", {"tags": {"mailinfra:role": "web"}, "ingress": [{"fromPort": 25, "toPort": 25, "protocol": "tcp", "cidrBlocks": ["0.0.0.0/0"]}]})],
-        missing=[res(SGR, "r25", {"type": "ingress", "fromPort": 25, "toPort": 25, "protocol": "tcp", "cidrBlocks": ["0.0.0.0/0"], "securityGroupId": UNKNOWN})], missing_count=1),
-    "cloudflare-min-tls-1-2": dict(kind="resource", type=ZS, compliant={"zoneId": "z", "settingId": "min_tls_version", "value": "1.3"},
-                                   noncompliant={"zoneId": "z", "settingId": "min_tls_version", "value": "1.0"}, missing={"zoneId": "z", "settingId": "min_tls_version"}, missing_count=1),
-    "cloudflare-always-use-https": dict(kind="resource", type=ZS, compliant={"zoneId": "z", "settingId": "always_use_https", "value": "on"},
-                                        noncompliant={"zoneId": "z", "settingId": "always_use_https", "value": "off"}, missing={"zoneId": "z", "settingId": "always_use_https"}, missing_count=1),
+        compliant=[
+            res(SG, "mx", {"tags": {"mailinfra:role": "mx"}}),
+            res(
+                SGR,
+                "r25",
+                {
+                    "type": "ingress",
+                    "fromPort": 25,
+                    "toPort": 25,
+                    "protocol": "tcp",
+                    "cidrBlocks": ["0.0.0.0/0"],
+                    "securityGroupId": UNKNOWN,
+                },
+                prop_deps={"securityGroupId": ["mx"]},
+            ),
+        ],
+        noncompliant=[
+            res(
+                SG,
+                "web",
+                {
+                    "tags": {"mailinfra:role": "web"},
+                    "ingress": [{"fromPort": 25, "toPort": 25, "protocol": "tcp", "cidrBlocks": ["0.0.0.0/0"]}],
+                },
+            )
+        ],
+        missing=[
+            res(
+                SGR,
+                "r25",
+                {
+                    "type": "ingress",
+                    "fromPort": 25,
+                    "toPort": 25,
+                    "protocol": "tcp",
+                    "cidrBlocks": ["0.0.0.0/0"],
+                    "securityGroupId": UNKNOWN,
+                },
+            )
+        ],
+        missing_count=1,
+    ),
+    "cloudflare-min-tls-1-2": dict(
+        kind="resource",
+        type=ZS,
+        compliant={"zoneId": "z", "settingId": "min_tls_version", "value": "1.3"},
+        noncompliant={"zoneId": "z", "settingId": "min_tls_version", "value": "1.0"},
+        missing={"zoneId": "z", "settingId": "min_tls_version"},
+        missing_count=1,
+    ),
+    "cloudflare-always-use-https": dict(
+        kind="resource",
+        type=ZS,
+        compliant={"zoneId": "z", "settingId": "always_use_https", "value": "on"},
+        noncompliant={"zoneId": "z", "settingId": "always_use_https", "value": "off"},
+        missing={"zoneId": "z", "settingId": "always_use_https"},
+        missing_count=1,
+    ),
     "cloudflare-zone-tls-settings-present": dict(
         kind="stack",
-        compliant=[res(CF, "rec", {"zoneId": "z1", "name": "example.org", "type": "TXT", "content": "v=spf1 -all"}),
-                   res(ZS, "tls", {"zoneId": "z1", "settingId": "min_tls_version", "value": "1.2"}),
-                   res(ZS, "https", {"zoneId": "z1", "settingId": "always_use_https", "value": "on"})],
-        noncompliant=[res(CF, "rec", {"zoneId": "z1", "name": "example.org", "type": "TXT", "content": "v=spf1 -all"}),
-                      res(ZS, "tls", {"zoneId": "z1", "settingId": "min_tls_version", "value": "1.2"})],
-        missing=[res(CF, "rec", {"name": "example.org", "type": "TXT"})], missing_count=0),
+        compliant=[
+            res(CF, "rec", {"zoneId": "z1", "name": "example.org", "type": "TXT", "content": "v=spf1 -all"}),
+            res(ZS, "tls", {"zoneId": "z1", "settingId": "min_tls_version", "value": "1.2"}),
+            res(ZS, "https", {"zoneId": "z1", "settingId": "always_use_https", "value": "on"}),
+        ],
+        noncompliant=[
+            res(CF, "rec", {"zoneId": "z1", "name": "mta-sts.example.org", "type": "AAAA", "content": "100::", "proxied": True}),
+            res(ZS, "tls", {"zoneId": "z1", "settingId": "min_tls_version", "value": "1.2"}),
+        ],
+        missing=[res(CF, "rec", {"name": "mta-sts.example.org", "type": "AAAA", "proxied": True})],
+        missing_count=0,
+    ),
     # ---- compliance
     "compliance-region-residency": dict(
-        kind="stack", stack_config=COMPLIANCE,
-        compliant=[res(KEY, "data", {"enableKeyRotation": True}), res(KEY, "ksk", KSK),
-                   res("aws:kms/alias:Alias", "ksk-alias", {"targetKeyId": UNKNOWN, "region": "us-east-1"}, prop_deps={"targetKeyId": ["ksk"]}),
-                   res("aws:iam/role:Role", "role", {"name": "x"})],
-        noncompliant=[res(KEY, "data", {"enableKeyRotation": True}, provider={"region": "us-west-2"}),
-                      res(KEY, "other", {"enableKeyRotation": True, "region": "us-east-1"})],
-        missing=[res(KEY, "data", {"region": UNKNOWN})], missing_count=0),
-    "compliance-required-tags": dict(kind="resource", type=CS, compliant={"tags": TAGS}, noncompliant={"tags": {"owner": "team"}}, missing={}, missing_count=1),
-    "compliance-log-retention": dict(kind="resource", type="aws:cloudwatch/logGroup:LogGroup", compliant={"retentionInDays": 365},
-                                     noncompliant={"retentionInDays": 0}, missing={}, missing_count=1),
+        kind="stack",
+        stack_config=COMPLIANCE,
+        compliant=[
+            res(KEY, "data", {"enableKeyRotation": True}),
+            res(KEY, "ksk", KSK),
+            res(
+                "aws:kms/alias:Alias",
+                "ksk-alias",
+                {"targetKeyId": UNKNOWN, "region": "us-east-1"},
+                prop_deps={"targetKeyId": ["ksk"]},
+            ),
+            res("aws:iam/role:Role", "role", {"name": "x"}),
+        ],
+        noncompliant=[
+            res(KEY, "data", {"enableKeyRotation": True}, provider={"region": "us-west-2"}),
+            res(KEY, "other", {"enableKeyRotation": True, "region": "us-east-1"}),
+        ],
+        missing=[res(KEY, "data", {"region": UNKNOWN})],
+        missing_count=0,
+    ),
+    "compliance-required-tags": dict(
+        kind="resource", type=CS, compliant={"tags": TAGS}, noncompliant={"tags": {"owner": "team"}}, missing={}, missing_count=1
+    ),
+    "compliance-log-retention": dict(
+        kind="resource",
+        type="aws:cloudwatch/logGroup:LogGroup",
+        compliant={"retentionInDays": 365},
+        noncompliant={"retentionInDays": 0},
+        missing={},
+        missing_count=1,
+    ),
     "compliance-domain-authentication": dict(
         kind="stack",
         compliant=[res(ID, "id", {"emailIdentity": "example.com"}), *domain_records("example.com")],
         noncompliant=[res(ID, "id", {"emailIdentity": "example.com"}), *domain_records("example.com")[:2]],
-        missing=[res(ID, "id", {"emailIdentity": UNKNOWN})], missing_count=0),
+        missing=[res(ID, "id", {"emailIdentity": UNKNOWN})],
+        missing_count=0,
+    ),
     "compliance-marketing-facts": dict(
-        kind="stack", stack_config=COMPLIANCE,
+        kind="stack",
+        stack_config=COMPLIANCE,
         compliant=[res(ID, "id", {"emailIdentity": "example.com"})],
         noncompliant=[res(ID, "id", {"emailIdentity": "example.com"})],
-        noncompliant_stack_config={"mailinfra:compliance": {"postalAddress": "Example Corp, 1 Main Street, Dublin",
-                                   "unsubscribeUrl": "http://example.com/u", "oneClickUnsubscribe": False}},
-        missing=[res(ID, "id", {"emailIdentity": "example.com"})], missing_stack_config={}, missing_count=3),
+        noncompliant_stack_config={
+            "mailinfra:compliance": {
+                "postalAddress": "Example Corp, 1 Main Street, Dublin",
+                "unsubscribeUrl": "http://example.com/u",
+                "oneClickUnsubscribe": False,
+            }
+        },
+        missing=[res(ID, "id", {"emailIdentity": "example.com"})],
+        missing_stack_config={},
+        missing_count=3,
+    ),
 }
 
 BY_NAME = {p.name: p for p in ALL}
@@ -261,9 +593,18 @@ def test_unknown_properties_never_crash(name: str) -> None:
 
 def _plan_for(name: str, stack: str = "prod") -> Any:
     case = CASES[name]
-    specs = case["noncompliant"] if case["kind"] == "stack" else [
-        {"type": case["type"], "name": "subject", "props": case["noncompliant"],
-         "protect": dict(zip(("c", "n", "m"), case.get("protect", (False,) * 3)))["n"]}]
+    specs = (
+        case["noncompliant"]
+        if case["kind"] == "stack"
+        else [
+            {
+                "type": case["type"],
+                "name": "subject",
+                "props": case["noncompliant"],
+                "protect": dict(zip(("c", "n", "m"), case.get("protect", (False,) * 3)))["n"],
+            }
+        ]
+    )
     config = case.get("noncompliant_stack_config", case.get("stack_config")) or {}
     return make_plan(specs, stack=stack, config=config)
 
@@ -275,7 +616,11 @@ def test_environment_and_config_override(name: str) -> None:
     assert found and {v.enforcement for v in found} == {LEVELS[name]["prod"].value}
     dev = [v for v in run_policies(plan, environment="dev") if v.policy == name]
     assert {v.enforcement for v in dev} == {LEVELS[name]["dev"].value}
-    advisory = [v for v in run_policies(plan, environment="prod", policy_config={name: {"enforcementLevel": "advisory"}}) if v.policy == name]
+    advisory = [
+        v
+        for v in run_policies(plan, environment="prod", policy_config={name: {"enforcementLevel": "advisory"}})
+        if v.policy == name
+    ]
     assert advisory and {v.enforcement for v in advisory} == {"advisory"}
     assert not [v for v in run_policies(plan, environment="prod", policy_config={name: "disabled"}) if v.policy == name]
     everything = run_policies(plan, environment="prod", policy_config={"all": "advisory"})
@@ -300,7 +645,9 @@ def test_environment_from_stack_name_and_stack_config() -> None:
 def test_rotation_config_and_asymmetric_exemption() -> None:
     policy = BY_NAME["kms-symmetric-key-rotation"]
     assert run_resource(policy, KEY, {"enableKeyRotation": True, "rotationPeriodInDays": 200}, config={"maxRotationDays": 180})
-    assert run_resource(policy, KEY, {"enableKeyRotation": False}) == ["symmetric KMS key must set enableKeyRotation: true (got False)"]
+    assert run_resource(policy, KEY, {"enableKeyRotation": False}) == [
+        "symmetric KMS key must set enableKeyRotation: true (got False)"
+    ]
     assert run_resource(policy, KEY, KSK) == []  # asymmetric: exempt
 
 
@@ -311,10 +658,18 @@ def test_dkim_min_bits_config() -> None:
     assert run_resource(policy, R53, r53("old._domainkey.example.com", "v=DKIM1; k=rsa; p=")) == []  # retired selector
 
 
-def test_txt_length_cloudflare_takes_long_content_whole() -> None:
+def test_txt_length_cloudflare_takes_what_cloudflare_serves() -> None:
+    # Cloudflare documents quoted 255-byte strings (longer ones split automatically) and a
+    # limit of 4,096 wire-format bytes per record; there is no 2,048-character limit.
     policy = BY_NAME["dns-txt-string-length"]
-    assert run_resource(policy, CF, {"name": "s1._domainkey.example.org", "type": "TXT", "content": DKIM_2048}) == []
-    assert run_resource(policy, CF, {"name": "x.example.org", "type": "TXT", "content": "a" * 3000})
+    for content in (DKIM_2048, txt.cloudflare_txt(DKIM_2048), "a" * 3000, txt.cloudflare_txt("a" * 3000), f'"{"a" * 300}"'):
+        assert run_resource(policy, CF, {"name": "s1._domainkey.example.org", "type": "TXT", "content": content}) == []
+    assert run_resource(policy, CF, {"name": "x.example.org", "type": "TXT", "content": "a" * 4100}) == [
+        "TXT record x.example.org is 4142 bytes in wire format, over Cloudflare's 4096-byte limit per record"
+    ]
+    assert run_resource(policy, CF, {"name": "x.example.org", "type": "TXT", "content": '"abc" "de'}) == [
+        'unterminated quoted TXT string: \'"abc" "de\''
+    ]
 
 
 def test_required_tags_config_and_provider_default_tags() -> None:
@@ -351,9 +706,15 @@ def test_region_residency_policy_config_and_ksk_exception() -> None:
 
 def test_marketing_facts_from_policy_config() -> None:
     policy = BY_NAME["compliance-marketing-facts"]
-    facts = {"postalAddress": "Acme Ltd, 2 High St, London", "unsubscribeUrl": "https://acme.example/u", "oneClickUnsubscribe": True}
+    facts = {
+        "postalAddress": "Acme Ltd, 2 High St, London",
+        "unsubscribeUrl": "https://acme.example/u",
+        "oneClickUnsubscribe": True,
+    }
     assert run_stack(policy, [res(ID, "id", {"emailIdentity": "acme.example"})], stack_config={}, config=facts) == []
-    default_one_click = {"mailinfra:compliance": {"postalAddress": "Acme Ltd, 2 High St, London", "unsubscribeUrl": "https://acme.example/u"}}
+    default_one_click = {
+        "mailinfra:compliance": {"postalAddress": "Acme Ltd, 2 High St, London", "unsubscribeUrl": "https://acme.example/u"}
+    }
     assert run_stack(policy, [res(ID, "id", {"emailIdentity": "acme.example"})], stack_config=default_one_click) == []
     non_marketing = {"mailinfra:domains": [{"name": "acme.example", "marketing": False}]}
     assert run_stack(policy, [res(ID, "id", {"emailIdentity": "acme.example"})], stack_config=non_marketing) == []
@@ -380,6 +741,11 @@ def test_iam_ses_policy_variants() -> None:
 
 def test_mfa_condition_on_allow_statement() -> None:
     policy = BY_NAME["kms-destructive-actions-require-mfa"]
-    admin = {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::1:role/admin"}, "Action": ["kms:ScheduleKeyDeletion"],
-             "Resource": "*", "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}}
+    admin = {
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::1:role/admin"},
+        "Action": ["kms:ScheduleKeyDeletion"],
+        "Resource": "*",
+        "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}},
+    }
     assert run_resource(policy, KEY, {"policy": doc(admin)}) == []

@@ -25,7 +25,9 @@ UNKNOWN = UNKNOWN_STRING_VALUE  # how the engine sends an unknown to a pack
 
 
 @contextmanager
-def pack_env(environment: str | None = "prod", stack: str = "test", config: dict[str, Any] | None = None, project: str = "mailinfra"):
+def pack_env(
+    environment: str | None = "prod", stack: str = "test", config: dict[str, Any] | None = None, project: str = "mailinfra"
+):
     """The variables the CLI starts the pack with (PULUMI_CONFIG / PROJECT / STACK)."""
     cfg = {k: (v if isinstance(v, str) else json.dumps(v)) for k, v in (config or {}).items()}
     if environment:
@@ -55,13 +57,29 @@ def urn(type_: str, name: str) -> str:
     return f"urn:pulumi:test::mailinfra::{type_}::{name}"
 
 
-def run_resource(policy: Any, type_: str, props: dict[str, Any], *, protect: bool = False,
-                 provider_props: dict[str, Any] | None = None, config: dict[str, Any] | None = None,
-                 env: str = "prod", stack_config: dict[str, Any] | None = None, name: str = "r") -> list[str]:
+def run_resource(
+    policy: Any,
+    type_: str,
+    props: dict[str, Any],
+    *,
+    protect: bool = False,
+    provider_props: dict[str, Any] | None = None,
+    config: dict[str, Any] | None = None,
+    env: str = "prod",
+    stack_config: dict[str, Any] | None = None,
+    name: str = "r",
+) -> list[str]:
     messages: list[str] = []
     with pack_env(env, config=stack_config):
-        args = ResourceValidationArgs(type_, unknown_checking_proxy(props), urn(type_, name), name, opts(protect),
-                                      provider(provider_props) if provider_props is not None else None, config)
+        args = ResourceValidationArgs(
+            type_,
+            unknown_checking_proxy(props),
+            urn(type_, name),
+            name,
+            opts(protect),
+            provider(provider_props) if provider_props is not None else None,
+            config,
+        )
         policy.validate(args, lambda message, u=None: messages.append(message))
     return messages
 
@@ -71,9 +89,17 @@ def policy_resources(specs: list[dict[str, Any]]) -> list[PolicyResource]:
     out: dict[str, PolicyResource] = {}
     for spec in specs:
         prov = provider(spec["provider"]) if "provider" in spec else None
-        out[spec["name"]] = PolicyResource(spec["type"], unknown_checking_proxy(spec.get("props", {})),
-                                           urn(spec["type"], spec["name"]), spec["name"],
-                                           opts(spec.get("protect", False)), prov, None, [], {})
+        out[spec["name"]] = PolicyResource(
+            spec["type"],
+            unknown_checking_proxy(spec.get("props", {})),
+            urn(spec["type"], spec["name"]),
+            spec["name"],
+            opts(spec.get("protect", False)),
+            prov,
+            None,
+            [],
+            {},
+        )
     for spec in specs:
         res = out[spec["name"]]
         res.dependencies = [out[d] for d in spec.get("deps", [])]
@@ -81,8 +107,14 @@ def policy_resources(specs: list[dict[str, Any]]) -> list[PolicyResource]:
     return list(out.values())
 
 
-def run_stack(policy: Any, specs: list[dict[str, Any]], *, config: dict[str, Any] | None = None,
-              env: str = "prod", stack_config: dict[str, Any] | None = None) -> list[tuple[str, str | None]]:
+def run_stack(
+    policy: Any,
+    specs: list[dict[str, Any]],
+    *,
+    config: dict[str, Any] | None = None,
+    env: str = "prod",
+    stack_config: dict[str, Any] | None = None,
+) -> list[tuple[str, str | None]]:
     found: list[tuple[str, str | None]] = []
     with pack_env(env, config=stack_config):
         args = StackValidationArgs(policy_resources(specs), config)
@@ -94,8 +126,14 @@ def planned(specs: list[dict[str, Any]], stack: str = "test") -> list[PlannedRes
     by_name = {s["name"]: urn(s["type"], s["name"]) for s in specs}
     return [
         PlannedResource(
-            urn=by_name[s["name"]], type=s["type"], name=s["name"], parent=None, custom=True,
-            inputs=dict(s.get("props", {})), outputs={}, dependencies=[by_name[d] for d in s.get("deps", [])],
+            urn=by_name[s["name"]],
+            type=s["type"],
+            name=s["name"],
+            parent=None,
+            custom=True,
+            inputs=dict(s.get("props", {})),
+            outputs={},
+            dependencies=[by_name[d] for d in s.get("deps", [])],
             property_dependencies={k: [by_name[d] for d in v] for k, v in s.get("prop_deps", {}).items()},
             options={"protect": s.get("protect", False), "ignoreChanges": [], "provider": None},
         )

@@ -49,10 +49,13 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
+from .standards._common import ENVIRONMENTS
+
 __all__ = [
     "ENVIRONMENTS",
     "LEVELS",
     "REMEDIATION",
+    "SECTION",
     "SEVERITY",
     "UNKNOWN",
     "EnvResourcePolicy",
@@ -77,7 +80,6 @@ __all__ = [
     "strings",
 ]
 
-ENVIRONMENTS = ("dev", "staging", "prod")
 MANDATORY = EnforcementLevel.MANDATORY
 ADVISORY = EnforcementLevel.ADVISORY
 
@@ -89,6 +91,9 @@ PROD_ONLY = (ADVISORY, ADVISORY, MANDATORY)
 LEVELS: dict[str, dict[str, EnforcementLevel]] = {}
 REMEDIATION: dict[str, str] = {}
 SEVERITY: dict[str, Severity] = {}
+# policy -> the stack config section (under the project namespace) that configures its
+# concern: where a report points a violation that names no domain.
+SECTION: dict[str, str] = {}
 
 
 # --------------------------------------------------------------------------- values
@@ -232,9 +237,18 @@ def environment_from_stack(stack: str | None) -> str | None:
         return None
     name = stack.rsplit("/", 1)[-1].lower()
     aliases = {
-        "prod": "prod", "production": "prod", "prd": "prod", "live": "prod",
-        "staging": "staging", "stage": "staging", "stg": "staging", "preprod": "staging",
-        "dev": "dev", "development": "dev", "test": "dev", "sandbox": "dev",
+        "prod": "prod",
+        "production": "prod",
+        "prd": "prod",
+        "live": "prod",
+        "staging": "staging",
+        "stage": "staging",
+        "stg": "staging",
+        "preprod": "staging",
+        "dev": "dev",
+        "development": "dev",
+        "test": "dev",
+        "sandbox": "dev",
     }
     if name in aliases:
         return aliases[name]
@@ -333,6 +347,7 @@ class _EnvironmentLevel:
     """Enforcement level that follows the environment (see module doc); the LEVELS table decides."""
 
     name: str
+    config_section: str | None = None  # see SECTION
 
     @property
     def enforcement_level(self) -> EnforcementLevel:
@@ -356,12 +371,13 @@ Report = Callable[..., None]
 ResourceCheck = Callable[[str, dict[str, Any], ResourceValidationArgs, dict[str, Any]], Iterable[str]]
 
 
-def _register(name: str, levels: tuple[EnforcementLevel, ...], severity: Severity, remediation: str) -> None:
+def _register(name: str, levels: tuple[EnforcementLevel, ...], severity: Severity, remediation: str, section: str) -> None:
     if name in LEVELS:
         raise ValueError(f"duplicate policy name {name!r}")
     LEVELS[name] = dict(zip(ENVIRONMENTS, levels))
     REMEDIATION[name] = remediation
     SEVERITY[name] = severity
+    SECTION[name] = section
 
 
 def _schema(config: Mapping[str, Mapping[str, Any]] | None) -> PolicyConfigSchema:
@@ -378,9 +394,16 @@ def defaults(config_schema: Mapping[str, Mapping[str, Any]] | None, given: Mappi
     return out
 
 
-def _policy(cls: type[Any], name: str, description: str, validate: Callable[..., None], severity: Severity,
-            remediation: str, schema_props: Mapping[str, Mapping[str, Any]]) -> Any:
-    return cls(
+def _policy(
+    cls: type[Any],
+    name: str,
+    description: str,
+    validate: Callable[..., None],
+    severity: Severity,
+    remediation: str,
+    schema_props: Mapping[str, Mapping[str, Any]],
+) -> Any:
+    policy = cls(
         name=name,
         description=f"{description} Remediation: {remediation}",
         validate=validate,
@@ -389,6 +412,8 @@ def _policy(cls: type[Any], name: str, description: str, validate: Callable[...,
         severity=severity,
         remediation_steps=remediation,
     )
+    policy.config_section = SECTION[name]
+    return policy
 
 
 def resource_policy(
@@ -399,15 +424,17 @@ def resource_policy(
     check: ResourceCheck,
     severity: Severity,
     remediation: str,
+    section: str,
     levels: tuple[EnforcementLevel, ...] = ALWAYS,
     config: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> EnvResourcePolicy:
     """A resource policy filtered on type tokens (``types=None``: every type).
 
     ``check(type, props, args, config) -> messages``: props are plain (see ``plain``),
-    config has schema defaults. Every message becomes one violation.
+    config has schema defaults. Every message becomes one violation. ``section`` is the
+    stack config section of the rule's concern (``SECTION``).
     """
-    _register(name, levels, severity, remediation)
+    _register(name, levels, severity, remediation, section)
     wanted = None if types is None else frozenset(types)
     schema_props = dict(config or {})
 
@@ -431,11 +458,13 @@ def stack_policy(
     check: Callable[[StackValidationArgs, dict[str, Any]], Iterable[tuple[str, str | None]]],
     severity: Severity,
     remediation: str,
+    section: str,
     levels: tuple[EnforcementLevel, ...] = ALWAYS,
     config: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> EnvStackPolicy:
-    """A stack policy; ``check(args, config)`` yields (message, urn or None)."""
-    _register(name, levels, severity, remediation)
+    """A stack policy; ``check(args, config)`` yields (message, urn or None); ``section`` as
+    for ``resource_policy``."""
+    _register(name, levels, severity, remediation, section)
     schema_props = dict(config or {})
 
     def validate(args: StackValidationArgs, report: Report) -> None:
@@ -518,16 +547,24 @@ def provider_props(provider: Any) -> dict[str, Any]:
 
 
 def resource_region(props: Mapping[str, Any], provider: Any) -> Any:
-    """Region of an AWS resource: its own `region` input (pulumi-aws v7), else its
-    provider's `region`, else the stack's `aws:region`. None when undeterminable."""
-    region = get(props, "region")
-    if region is not None:
-        return region
+    """Region of an AWS resource: its own `region` (pulumi-aws v7), else its provider's
+    `region`, else the stack's `aws:region`; UNKNOWN only when none of them is known,
+    None when there is no region at all.
+
+    An unknown own `region` falls through: in a preview it is the output pulumi-aws
+    computes from the provider (an S3 bucket's `region`), so the provider's known
+    region decides rather than leaving the resource unjudged.
+    """
+    own = get(props, "region")
+    if isinstance(own, str):
+        return own
     region = get(provider_props(provider), "region")
-    if region is not None:
+    if isinstance(region, str) or is_unknown(region):
+        return region  # the provider's region decides, known or not
+    region = stack_config("aws:region")
+    if isinstance(region, str):
         return region
-    value = stack_config("aws:region")
-    return value if isinstance(value, str) else None
+    return UNKNOWN if is_unknown(own) else None
 
 
 # ---------------------------------------------------------- policy documents

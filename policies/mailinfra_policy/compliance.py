@@ -33,39 +33,61 @@ from .common import (
     stack_policy,
     strings,
 )
-from .dns import stack_records
+from .dns import MAIL_FROM_TYPES, stack_records
 from .keys import DNSSEC_REGION, KMS_KEY, is_dnssec_ksk
-from .standards import spf
+from .standards import dmarc, kinds, spf
 from .standards._common import organizational_domain
+from .standards._uris import https_host
 
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 EMAIL_IDENTITY = "aws:sesv2/emailIdentity:EmailIdentity"
-MAIL_FROM = "aws:sesv2/emailIdentityMailFromAttributes:EmailIdentityMailFromAttributes"
 CLOUDFRONT_DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
 ACM_TYPES = ("aws:acm/certificate:Certificate", "aws:acm/certificateValidation:CertificateValidation")
 REQUIRED_TAGS = ("owner", "environment", "data-classification")
 
 # Services without a region (their resources are exempt from residency).
-GLOBAL_PREFIXES = ("aws:iam/", "aws:route53/", "aws:cloudfront/", "aws:organizations/", "aws:shield/",
-                   "aws:budgets/", "aws:index/")
+GLOBAL_PREFIXES = (
+    "aws:iam/",
+    "aws:route53/",
+    "aws:cloudfront/",
+    "aws:organizations/",
+    "aws:shield/",
+    "aws:budgets/",
+    "aws:index/",
+)
 
 # AWS types whose inputs schema has `tags` (used when a resource omits `tags` entirely;
 # a resource that has a `tags` key is taggable whatever its type).
-TAGGABLE = frozenset({
-    "aws:kms/key:Key", "aws:kms/replicaKey:ReplicaKey",
-    "aws:secretsmanager/secret:Secret",
-    "aws:sesv2/configurationSet:ConfigurationSet", "aws:sesv2/emailIdentity:EmailIdentity",
-    "aws:sesv2/contactList:ContactList", "aws:sesv2/dedicatedIpPool:DedicatedIpPool",
-    "aws:iam/policy:Policy", "aws:iam/role:Role", "aws:iam/user:User",
-    "aws:ec2/securityGroup:SecurityGroup", "aws:ec2/vpcEndpoint:VpcEndpoint", "aws:ec2/vpc:Vpc",
-    "aws:ec2/subnet:Subnet", "aws:ec2/instance:Instance",
-    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
-    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
-    "aws:cloudwatch/logGroup:LogGroup", "aws:cloudwatch/metricAlarm:MetricAlarm",
-    "aws:cloudwatch/eventRule:EventRule", "aws:sns/topic:Topic", "aws:s3/bucket:Bucket",
-    "aws:s3/bucketV2:BucketV2", "aws:route53/zone:Zone", "aws:lambda/function:Function",
-    "aws:acm/certificate:Certificate",
-})
+TAGGABLE = frozenset(
+    {
+        "aws:kms/key:Key",
+        "aws:kms/replicaKey:ReplicaKey",
+        "aws:secretsmanager/secret:Secret",
+        "aws:sesv2/configurationSet:ConfigurationSet",
+        "aws:sesv2/emailIdentity:EmailIdentity",
+        "aws:sesv2/contactList:ContactList",
+        "aws:sesv2/dedicatedIpPool:DedicatedIpPool",
+        "aws:iam/policy:Policy",
+        "aws:iam/role:Role",
+        "aws:iam/user:User",
+        "aws:ec2/securityGroup:SecurityGroup",
+        "aws:ec2/vpcEndpoint:VpcEndpoint",
+        "aws:ec2/vpc:Vpc",
+        "aws:ec2/subnet:Subnet",
+        "aws:ec2/instance:Instance",
+        "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+        "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
+        "aws:cloudwatch/logGroup:LogGroup",
+        "aws:cloudwatch/metricAlarm:MetricAlarm",
+        "aws:cloudwatch/eventRule:EventRule",
+        "aws:sns/topic:Topic",
+        "aws:s3/bucket:Bucket",
+        "aws:s3/bucketV2:BucketV2",
+        "aws:route53/zone:Zone",
+        "aws:lambda/function:Function",
+        "aws:acm/certificate:Certificate",
+    }
+)
 
 
 def _compliance_config() -> dict[str, Any]:
@@ -96,9 +118,9 @@ def _depends_on(resource: Any, urns: set[str]) -> bool:
 
 def _cloudfront_certificates(view: StackView, regions: dict[str, Any]) -> set[str]:
     """ACM certificates (and their validations) in us-east-1 that a CloudFront distribution uses."""
+
     def certificates(resource: Any) -> list[Any]:
-        return [d for d in dependencies_of(resource)
-                if d.resource_type in ACM_TYPES and regions.get(d.urn) == DNSSEC_REGION]
+        return [d for d in dependencies_of(resource) if d.resource_type in ACM_TYPES and regions.get(d.urn) == DNSSEC_REGION]
 
     found: set[str] = set()
     for distribution in view.of_type(CLOUDFRONT_DISTRIBUTION):
@@ -134,8 +156,10 @@ def _residency(args: StackValidationArgs, cfg: dict[str, Any]) -> Iterator[tuple
             continue  # documented exception: CloudFront (global) takes ACM certificates from us-east-1 only
         if region == DNSSEC_REGION and ksk and _depends_on(resource, ksk):
             continue  # the KSK's alias / alarms live beside it
-        yield ((f"{resource.resource_type} {resource.name!r} is in {region}, outside the allowed regions "
-               f"({', '.join(allowed)})"), resource.urn)
+        yield (
+            (f"{resource.resource_type} {resource.name!r} is in {region}, outside the allowed regions ({', '.join(allowed)})"),
+            resource.urn,
+        )
 
 
 # ---------------------------------------------------------------- tags
@@ -190,11 +214,12 @@ def _domain_auth(args: StackValidationArgs, cfg: dict[str, Any]) -> Iterator[tup
     if not identities:
         return
     mail_from: dict[str, set[str]] = {}
-    for resource in view.of_type(MAIL_FROM):
-        props = view.props[resource.urn]
-        identity, domain = get(props, "emailIdentity"), get(props, "mailFromDomain")
-        if isinstance(identity, str) and isinstance(domain, str):
-            mail_from.setdefault(identity.lower(), set()).add(domain.lower().rstrip("."))
+    for type_, identity_key in MAIL_FROM_TYPES:
+        for resource in view.of_type(type_):
+            props = view.props[resource.urn]
+            identity, domain = get(props, identity_key), get(props, "mailFromDomain")
+            if isinstance(identity, str) and isinstance(domain, str):
+                mail_from.setdefault(identity.lower(), set()).add(domain.lower().rstrip("."))
     spf_names: set[str] = set()
     dmarc_names: set[str] = set()
     dkim_domains: set[str] = set()
@@ -205,12 +230,11 @@ def _domain_auth(args: StackValidationArgs, cfg: dict[str, Any]) -> Iterator[tup
             unnamed_dependents.update(d.urn for d in dependencies_of(resource) if d.urn in identity_urns)
             continue
         known = record.texts
-        if "._domainkey." in record.name:
-            dkim_domains.add(record.name.split("._domainkey.", 1)[1])
-        elif record.type == "TXT" and record.name.startswith("_dmarc.") and any(
-            v.lower().startswith("v=dmarc1") for v in known
-        ):
-            dmarc_names.add(record.name[len("_dmarc."):])
+        purpose, served = kinds.classify(record.name, record.type or "", known)
+        if purpose in ("dkim", "easy-dkim"):
+            dkim_domains.add(served)
+        elif purpose == "dmarc" and any(dmarc.is_dmarc(v) for v in known):
+            dmarc_names.add(served)
         elif record.type == "TXT" and spf.spf_records(known):
             spf_names.add(record.name)
     for domain, resource in sorted(identities.items()):
@@ -230,25 +254,30 @@ def _marketing(args: StackValidationArgs, cfg: dict[str, Any]) -> Iterator[tuple
     if not view.of_type(EMAIL_IDENTITY):
         return
     domains = as_json(project_config().get("domains"))
-    if isinstance(domains, list) and domains and all(
-        isinstance(d, dict) and as_bool(d.get("marketing")) is False for d in domains
+    if (
+        isinstance(domains, list)
+        and domains
+        and all(isinstance(d, dict) and as_bool(d.get("marketing")) is False for d in domains)
     ):
         return  # no marketing stream declared
     facts = {**_compliance_config(), **{k: v for k, v in cfg.items() if k != "environment" and v is not None}}
     address = facts.get("postalAddress")
     if not isinstance(address, str) or len(address.strip()) < 10:
-        yield (("marketing sending needs the sender's postal address recorded as config "
-               "(compliance.postalAddress)"), None)
+        yield (("marketing sending needs the sender's postal address recorded as config (compliance.postalAddress)"), None)
     url = facts.get("unsubscribeUrl")
-    if not isinstance(url, str) or not url.lower().startswith("https://"):
-        yield (("marketing sending needs an https unsubscribe endpoint recorded as config "
-               "(compliance.unsubscribeUrl)"), None)
+    if not isinstance(url, str) or https_host(url) is None:  # the URI rule config's https_url uses
+        yield (("marketing sending needs an https unsubscribe endpoint recorded as config (compliance.unsubscribeUrl)"), None)
     one_click = facts.get("oneClickUnsubscribe")
     if one_click is None and _compliance_config():
         one_click = True  # mailinfra's config model defaults it to true (components/config.py)
     if as_bool(one_click) is not True:
-        yield (("marketing sending needs one-click List-Unsubscribe (RFC 8058) recorded as config "
-               "(compliance.oneClickUnsubscribe: true)"), None)
+        yield (
+            (
+                "marketing sending needs one-click List-Unsubscribe (RFC 8058) recorded as config "
+                "(compliance.oneClickUnsubscribe: true)"
+            ),
+            None,
+        )
 
 
 POLICIES = [
@@ -257,15 +286,19 @@ POLICIES = [
         "AWS resources live only in the stack's allowed regions (GDPR residency). Documented exceptions in "
         "us-east-1: the Route53 DNSSEC KSK key (and what depends on it) and the ACM certificate a CloudFront "
         "distribution uses; global services (IAM, Route53, CloudFront) are exempt.",
-        check=_residency, severity=Severity.HIGH,
+        section="compliance",
+        check=_residency,
+        severity=Severity.HIGH,
         remediation="Create the resource through a provider for an allowed region (compliance.allowedRegions).",
         config={"allowedRegions": {"type": "array", "items": {"type": "string"}}},
     ),
     resource_policy(
         "compliance-required-tags",
-        "Taggable AWS resources carry the owner, environment and data-classification tags (own or the "
-        "provider's defaultTags).",
-        types=None, check=_tags, severity=Severity.LOW,
+        "Taggable AWS resources carry the owner, environment and data-classification tags (own or the provider's defaultTags).",
+        section="compliance",
+        types=None,
+        check=_tags,
+        severity=Severity.LOW,
         remediation="Pass tags={'owner':..., 'environment':..., 'data-classification':...} or set the AWS "
         "provider's default_tags.",
         levels=PROD_STAGING,
@@ -274,7 +307,10 @@ POLICIES = [
     resource_policy(
         "compliance-log-retention",
         "CloudWatch log groups have a bounded retention (retentionInDays set, not 0, at most maxDays).",
-        types=[LOG_GROUP], check=_retention, severity=Severity.MEDIUM,
+        section="compliance",
+        types=[LOG_GROUP],
+        check=_retention,
+        severity=Severity.MEDIUM,
         remediation="Set retention_in_days (compliance.logRetentionDays, e.g. 365).",
         levels=PROD_STAGING,
         config={"maxDays": {"type": "integer", "default": 3653, "minimum": 1}},
@@ -283,14 +319,18 @@ POLICIES = [
         "compliance-domain-authentication",
         "Every SES sending domain publishes SPF (at the domain or its MAIL FROM domain), DKIM and DMARC "
         "(at the domain or its organisational domain) in the stack.",
-        check=_domain_auth, severity=Severity.HIGH,
+        section="compliance",
+        check=_domain_auth,
+        severity=Severity.HIGH,
         remediation="Declare the domain's records with the AuthRecords component (SendingDomain does).",
     ),
     stack_policy(
         "compliance-marketing-facts",
         "Marketing sending records the sender's postal address, an https unsubscribe endpoint and one-click "
         "List-Unsubscribe (RFC 8058) as stack config.",
-        check=_marketing, severity=Severity.MEDIUM,
+        section="compliance",
+        check=_marketing,
+        severity=Severity.MEDIUM,
         remediation="Set mailinfra:compliance.postalAddress, .unsubscribeUrl (https) and .oneClickUnsubscribe: true.",
         levels=PROD_STAGING,
         config={

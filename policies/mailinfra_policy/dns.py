@@ -2,14 +2,13 @@
 
 Syntax and limits come from ``standards`` (the single source of truth); this module
 only finds the records and maps the standards' problems to violations. A TXT value is
-the logical (unsplit) text: Route53 entries are read with ``txt.parse_route53_txt``
-(``first""rest``), Cloudflare content with ``txt.parse_cloudflare_txt``.
+the logical (unsplit) text, read by the provider's adapter (``providers``); what a record
+is comes from the registry of record kinds (``standards.kinds``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -20,69 +19,35 @@ from .common import (
     PROD_STAGING,
     ResourceCheck,
     StackView,
-    as_list,
     get,
     is_unknown,
     resource_policy,
+    resource_region,
     stack_policy,
 )
-from .standards import bimi, dkim, dmarc, mtasts, spf, tlsrpt, txt
-from .standards._common import organizational_domain
-from .standards.errors import StandardError
+from . import providers
+from .standards import bimi, dkim, dmarc, kinds, mtasts, spf, tlsrpt, txt
+from .standards._common import normalize_host, organizational_domain
+from .standards.errors import Problem, StandardError
 
-ROUTE53_RECORD = "aws:route53/record:Record"
-CF_RECORD = "cloudflare:index/dnsRecord:DnsRecord"
-RECORD_TYPES = (ROUTE53_RECORD, CF_RECORD)
-
-
-@dataclass
-class RecordView:
-    """One DNS record resource: normalized name (None if unknown), type, logical values."""
-
-    name: str | None
-    type: str | None
-    values: list[Any] = field(default_factory=list)  # str or UNKNOWN
-    raw: list[Any] = field(default_factory=list)     # provider form of each value
-
-    @property
-    def texts(self) -> list[str]:
-        """The known values."""
-        return [v for v in self.values if isinstance(v, str) and not is_unknown(v)]
+RECORD_TYPES = providers.RECORD_TYPES
+# SES custom MAIL FROM: (type, property naming the identity's domain).
+MAIL_FROM = "aws:sesv2/emailIdentityMailFromAttributes:EmailIdentityMailFromAttributes"
+MAIL_FROM_TYPES = ((MAIL_FROM, "emailIdentity"), ("aws:ses/mailFrom:MailFrom", "domain"))
+# SES identities: (type, property naming the identity).
+IDENTITY_TYPES = (("aws:sesv2/emailIdentity:EmailIdentity", "emailIdentity"), ("aws:ses/domainIdentity:DomainIdentity", "domain"))
 
 
-def _name(props: dict[str, Any]) -> str | None:
-    name = get(props, "name")
-    if not isinstance(name, str) or is_unknown(name):
-        return None
-    return name.strip().lower().rstrip(".")
+# One DNS record resource, read by its provider's adapter: normalized name (None if
+# unknown), type, logical values (None where unknown) and the provider form of each.
+RecordView = providers.Record
 
 
 def record_view(type_: str, props: dict[str, Any]) -> RecordView:
-    rtype = get(props, "type")
-    rtype = rtype.upper() if isinstance(rtype, str) and not is_unknown(rtype) else None
-    view = RecordView(_name(props), rtype)
-    if type_ == ROUTE53_RECORD:
-        raw = get(props, "records")
-        entries = [raw] if is_unknown(raw) else as_list(raw)
-    elif type_ == CF_RECORD:
-        content = get(props, "content")
-        entries = [] if content is None else [content]
-    else:
-        return view
-    for entry in entries:
-        view.raw.append(entry)
-        if not isinstance(entry, str) or is_unknown(entry):
-            view.values.append(entry if is_unknown(entry) else None)
-            continue
-        if rtype != "TXT":
-            view.values.append(entry)
-            continue
-        try:
-            strings = txt.parse_route53_txt(entry) if type_ == ROUTE53_RECORD else txt.parse_cloudflare_txt(entry)
-            view.values.append(txt.join_txt(strings))
-        except StandardError:
-            view.values.append(entry)  # unparseable quoting: judged as written
-    return view
+    try:
+        return providers.read(type_, props, unknown=is_unknown)
+    except providers.UnknownProviderError:
+        return RecordView(provider="", name=None, type=None)
 
 
 def txt_values(type_: str, props: dict[str, Any]) -> tuple[str | None, list[str]]:
@@ -91,22 +56,11 @@ def txt_values(type_: str, props: dict[str, Any]) -> tuple[str | None, list[str]
     return view.name, view.texts if view.type == "TXT" else []
 
 
-def _label_kind(name: str | None) -> str:
-    if name is None:
-        return ""
-    if "._report._dmarc." in name:
-        return "dmarc-report-auth"
-    if name.startswith("_dmarc."):
-        return "dmarc"
-    if "._domainkey." in name:
-        return "dkim"
-    if name.startswith("_mta-sts."):
-        return "mta-sts"
-    if name.startswith("_smtp._tls."):
-        return "tls-rpt"
-    if "._bimi." in name:
-        return "bimi"
-    return ""
+def _classified(record: RecordView) -> tuple[str, str]:
+    """(purpose, domain) of a record from the registry of kinds; ("", "") if its name is unknown."""
+    if record.name is None or record.type is None:
+        return "", ""
+    return kinds.classify(record.name, record.type, record.texts)
 
 
 # --------------------------------------------------------------------- rules
@@ -115,24 +69,31 @@ Values = Callable[[str, dict[str, Any]], list[str]]
 
 
 def _spf(type_: str, props: dict[str, Any]) -> list[str]:
-    """The SPF records among a record resource's TXT values (parse_spf rejects more than
-    MAX_DNS_LOOKUPS querying terms, so spf-lookup-limit is a parse check)."""
+    """The SPF records among a record resource's TXT values (the standard selects them)."""
     return spf.spf_records(txt_values(type_, props)[1])
 
 
 def _kind(kind: str) -> Values:
-    """The TXT values of a record resource whose name is a ``kind`` label (see _label_kind)."""
+    """The TXT values of a record resource of purpose ``kind`` (the registry classifies)."""
+
     def values(type_: str, props: dict[str, Any]) -> list[str]:
-        name, texts = txt_values(type_, props)
-        return texts if _label_kind(name) == kind else []
+        record = record_view(type_, props)
+        return record.texts if record.type == "TXT" and _classified(record)[0] == kind else []
+
     return values
 
 
-def _each(values: Values, parse: Callable[[str], Any], judge: Callable[[Any, dict[str, Any]], Iterable[str]] | None = None,
-          *, unparsed: Callable[[StandardError], str] | None = None) -> ResourceCheck:
+def _each(
+    values: Values,
+    parse: Callable[[str], Any],
+    judge: Callable[[Any, dict[str, Any]], Iterable[str]] | None = None,
+    *,
+    unparsed: Callable[[StandardError], str] | None = None,
+) -> ResourceCheck:
     """Check every value of ``values`` parsed with ``parse``: ``judge(record, config)`` yields the
     messages for a parsed one, ``unparsed(error)`` is the message for one that does not parse
     (None: skipped, another rule reports it)."""
+
     def check(type_: str, props: dict[str, Any], args: ResourceValidationArgs, cfg: dict[str, Any]) -> Iterator[str]:
         for value in values(type_, props):
             try:
@@ -143,76 +104,61 @@ def _each(values: Values, parse: Callable[[str], Any], judge: Callable[[Any, dic
                 continue
             if judge is not None:
                 yield from judge(record, cfg)
+
     return check
 
 
 _parse_dmarc = partial(dmarc.parse_dmarc, strict=False)
 
-
-def _spf_permissive(record: spf.SpfRecord, cfg: dict[str, Any]) -> Iterator[str]:
-    qualifier = spf.all_qualifier(record)
-    if qualifier in ("+", "?"):
-        yield f"SPF record ends in '{qualifier}all', which lets any host send as the domain"
+Check = Callable[[str, dict[str, Any]], list[Problem]]
+_CODES = frozenset(spf.CODES + dmarc.CODES + dkim.CODES + mtasts.CODES + tlsrpt.CODES + txt.CODES)
 
 
-def _spf_hard_fail(record: spf.SpfRecord, cfg: dict[str, Any]) -> Iterator[str]:
-    qualifier = spf.all_qualifier(record)
-    if qualifier == "-" or (qualifier is None and spf.redirect(record) is not None):
-        return
-    got = "no 'all'" if qualifier is None else f"'{qualifier}all'"
-    yield f"SPF record must end in '-all' (got {got})"
+def _problems(values: Values, check: Check, *codes: str) -> ResourceCheck:
+    """The problems ``check(value, config)`` finds with one of ``codes``, for every value of
+    ``values``: the standard judges, the rule only picks which of its findings it enforces."""
+    wanted = frozenset(codes)
+    if not wanted <= _CODES:
+        raise ValueError(f"unknown problem codes {sorted(wanted - _CODES)}")
+
+    def run(type_: str, props: dict[str, Any], args: ResourceValidationArgs, cfg: dict[str, Any]) -> Iterator[str]:
+        for value in values(type_, props):
+            yield from (str(problem) for problem in check(value, cfg) if problem.code in wanted)
+
+    return run
+
+
+def _check_spf(value: str, cfg: dict[str, Any]) -> list[Problem]:
+    return spf.check_spf(value)
+
+
+def _check_dmarc(value: str, cfg: dict[str, Any]) -> list[Problem]:
+    return dmarc.check_dmarc(value, min_policy="quarantine")
+
+
+def _check_dkim(value: str, cfg: dict[str, Any]) -> list[Problem]:
+    return dkim.check_dkim(value, min_rsa_bits=int(cfg["minRsaBits"]))
+
+
+def _check_mtasts(value: str, cfg: dict[str, Any]) -> list[Problem]:
+    return mtasts.check_txt(value)
+
+
+def _check_tlsrpt(value: str, cfg: dict[str, Any]) -> list[Problem]:
+    return tlsrpt.check_tlsrpt(value)
 
 
 def _txt_length(type_: str, props: dict[str, Any], args: ResourceValidationArgs, cfg: dict[str, Any]) -> Iterator[str]:
     view = record_view(type_, props)
     if view.type != "TXT":
         return
+    adapter = providers.adapter_for_type(type_)
     for index, raw in enumerate(view.raw):
         if not isinstance(raw, str) or is_unknown(raw):
             continue
-        if type_ == ROUTE53_RECORD:
-            for problem in txt.check_route53_txt(raw):
-                yield f"records[{index}]: {problem}"
-        else:
-            try:
-                strings = txt.parse_cloudflare_txt(raw)
-                txt.cloudflare_txt(txt.join_txt(strings))
-            except StandardError as exc:
-                yield str(exc)
-                continue
-            for i, size in enumerate(txt.chunk_sizes(strings)):
-                if size > txt.MAX_STRING_BYTES:
-                    yield f"quoted TXT string {i} is {size} bytes, over {txt.MAX_STRING_BYTES}"
-
-
-def _dmarc_valid(record: dmarc.DmarcRecord, cfg: dict[str, Any]) -> Iterator[str]:
-    if record.p is None:
-        yield "DMARC record has no 'p' tag (none, quarantine or reject)"
-    if record.unknown_tags:
-        yield f"DMARC record has tags that are not RFC 9989 tags: {', '.join(record.unknown_tags)}"
-
-
-def _dmarc_removed(record: dmarc.DmarcRecord, cfg: dict[str, Any]) -> Iterator[str]:
-    if record.removed_tags:
-        yield f"DMARC record uses tags removed by RFC 9989: {', '.join(record.removed_tags)}"
-
-
-def _dmarc_enforcing(record: dmarc.DmarcRecord, cfg: dict[str, Any]) -> Iterator[str]:
-    if not dmarc.is_enforcing(record):
-        testing = " in testing mode (t=y)" if record.testing else ""
-        yield f"DMARC policy is p={record.policy}{testing}; quarantine or reject is required"
-
-
-def _dkim_unparsed(exc: StandardError) -> str:
-    return f"DKIM key record does not parse: {exc}"
-
-
-def _dkim_strength(record: dkim.DkimKeyRecord, cfg: dict[str, Any]) -> Iterator[str]:
-    minimum = int(cfg["minRsaBits"])
-    if record.revoked:
-        return  # a retired selector publishes an empty p=
-    if record.key_type == "rsa" and record.key_bits is not None and record.key_bits < minimum:
-        yield f"DKIM RSA key is {record.key_bits} bits; at least {minimum} required"
+        where = f"records[{index}]: " if not adapter.one_value_per_resource else ""
+        for problem in adapter.check_txt(raw, view.name):
+            yield f"{where}{problem}"
 
 
 def stack_records(view: StackView) -> list[tuple[Any, RecordView]]:
@@ -225,7 +171,12 @@ def stack_records(view: StackView) -> list[tuple[Any, RecordView]]:
 
 
 def _of_kind(records: list[tuple[Any, RecordView]], kind: str) -> list[tuple[Any, RecordView]]:
-    return [(resource, record) for resource, record in records if record.type == "TXT" and _label_kind(record.name) == kind]
+    return [(resource, record) for resource, record in records if record.type == "TXT" and _classified(record)[0] == kind]
+
+
+def _domain(record: RecordView) -> str:
+    """The domain a record serves (``example.com`` for ``_dmarc.example.com``), from the registry."""
+    return _classified(record)[1]
 
 
 def _one_spf(args: StackValidationArgs, cfg: dict[str, Any]) -> Iterator[tuple[str, str | None]]:
@@ -233,13 +184,14 @@ def _one_spf(args: StackValidationArgs, cfg: dict[str, Any]) -> Iterator[tuple[s
     for resource, record in stack_records(StackView.of(args)):
         if record.type != "TXT" or record.name is None:
             continue
-        for value in record.texts:
-            if spf.is_spf(value):
-                if record.name in seen:
-                    yield ((f"{record.name} has more than one SPF record (also in {seen[record.name]}); "
-                           "receivers return permerror"), resource.urn)
-                else:
-                    seen[record.name] = resource.urn
+        for _ in spf.spf_records(record.texts):
+            if record.name in seen:
+                yield (
+                    (f"{record.name} has more than one SPF record (also in {seen[record.name]}); receivers return permerror"),
+                    resource.urn,
+                )
+            else:
+                seen[record.name] = resource.urn
 
 
 def _bimi_dmarc(args: StackValidationArgs, cfg: dict[str, Any]) -> Iterator[tuple[str, str | None]]:
@@ -250,13 +202,13 @@ def _bimi_dmarc(args: StackValidationArgs, cfg: dict[str, Any]) -> Iterator[tupl
             continue
         for value in record.texts:
             try:
-                policies[record.name[len("_dmarc."):]] = _parse_dmarc(value)
+                policies[_domain(record)] = _parse_dmarc(value)
             except StandardError:
-                policies[record.name[len("_dmarc."):]] = None
+                policies[_domain(record)] = None
     for resource, record in _of_kind(records, "bimi"):
         if record.name is None:
             continue
-        domain = record.name.split("._bimi.", 1)[1]
+        domain = _domain(record)
         for value in record.texts:
             try:
                 if bimi.parse_bimi(value).declined:
@@ -266,93 +218,236 @@ def _bimi_dmarc(args: StackValidationArgs, cfg: dict[str, Any]) -> Iterator[tupl
             policy = policies.get(domain, policies.get(organizational_domain(domain)))
             if policy is None:
                 yield (f"BIMI record for {domain} but no parseable DMARC record for it in the stack", resource.urn)
-            elif not dmarc.is_enforcing(policy):
-                yield ((f"BIMI record for {domain} needs DMARC quarantine or reject (got p={policy.policy}"
-                       f"{', t=y' if policy.testing else ''})"), resource.urn)
+            else:
+                for problem in bimi.dmarc_precondition(policy):  # the one BIMI precondition
+                    yield f"BIMI record for {domain}: {problem}", resource.urn
+
+
+def _dmarc_policies(records: list[tuple[Any, RecordView]]) -> dict[str, dmarc.DmarcRecord]:
+    """Domain -> the DMARC record receivers would apply: the standard selects it among the
+    name's TXT values (across resources) and it parses, read leniently as receivers do."""
+    values: dict[str, list[str]] = {}
+    for _, record in _of_kind(records, "dmarc"):
+        if record.name is not None:
+            values.setdefault(_domain(record), []).extend(record.texts)
+    policies: dict[str, dmarc.DmarcRecord] = {}
+    for domain, texts in values.items():
+        try:
+            policies[domain] = _parse_dmarc(dmarc.select(texts))
+        except StandardError:
+            continue  # none, several or unparseable: no policy applies (dmarc-valid reports syntax)
+    return policies
+
+
+def _spf_alignment(args: StackValidationArgs, cfg: dict[str, Any]) -> Iterator[tuple[str, str | None]]:
+    view = StackView.of(args)
+    policies: dict[str, dmarc.DmarcRecord] | None = None
+    for type_, identity_key in MAIL_FROM_TYPES:
+        for resource in view.of_type(type_):
+            props = view.props[resource.urn]
+            identity, mail_from = get(props, identity_key), get(props, "mailFromDomain")
+            if not isinstance(identity, str) or not isinstance(mail_from, str) or not mail_from:
+                continue  # unknown or missing: nothing else decides
+            if policies is None:
+                policies = _dmarc_policies(stack_records(view))
+            domain = identity.rsplit("@", 1)[-1].lower().rstrip(".")
+            # RFC 9989 policy discovery, offline: the domain's record, else its organisational domain's.
+            policy = policies.get(domain) or policies.get(organizational_domain(domain))
+            if policy is None:
+                continue  # compliance-domain-authentication reports a domain without DMARC
+            problem = dmarc.spf_alignment_problem(policy.aspf, domain, mail_from)
+            if problem is not None:
+                yield f"{domain}: {problem}", resource.urn
+
+
+def _ses_regions(view: StackView) -> dict[str, set[str]] | None:
+    """Domain -> the regions of its SES identities (own region, else the provider's, else
+    aws:region). A domain with an identity of unknown region is left out; None when an
+    identity's name is unknown (it may be any domain's)."""
+    regions: dict[str, set[str]] = {}
+    undecided: set[str] = set()
+    for type_, key in IDENTITY_TYPES:
+        for resource in view.of_type(type_):
+            props = view.props[resource.urn]
+            identity = get(props, key)
+            if not isinstance(identity, str):
+                if is_unknown(identity):
+                    return None
+                continue
+            domain, region = normalize_host(identity.rsplit("@", 1)[-1]), resource_region(props, resource.provider)
+            if isinstance(region, str):
+                regions.setdefault(domain, set()).add(region)
+            elif is_unknown(region):
+                undecided.add(domain)
+    return {domain: found for domain, found in regions.items() if domain not in undecided}
+
+
+def _easy_dkim_target(args: StackValidationArgs, cfg: dict[str, Any]) -> Iterator[tuple[str, str | None]]:
+    view = StackView.of(args)
+    regions: dict[str, set[str]] | None = None
+    for resource, record in stack_records(view):
+        if record.type != "CNAME" or _classified(record)[0] != "easy-dkim":
+            continue
+        if regions is None:
+            regions = _ses_regions(view)
+            if regions is None:
+                return
+        identity_regions = regions.get(_domain(record))
+        if not identity_regions or record.name is None:
+            continue  # no SES identity of the domain in the stack: not SES's record to judge
+        for target in record.values:
+            if target is None:
+                continue  # unknown in preview
+            problem = dkim.easy_dkim_target_problem(record.name, target, identity_regions)  # the one rule
+            if problem is not None:
+                yield str(problem), resource.urn
+
+
+def _section(purpose: str) -> str:
+    """The stack config section of a record kind's rules (reports point there)."""
+    return kinds.get(purpose).top_section
 
 
 POLICIES = [
     stack_policy(
         "dns-one-spf-per-name",
         "Each DNS name publishes at most one SPF record (RFC 7208 3.2).",
-        check=_one_spf, severity=Severity.HIGH,
+        section=_section("spf"),
+        check=_one_spf,
+        severity=Severity.HIGH,
         remediation="Merge the SPF records of the name into one (the AuthRecords component does).",
     ),
     resource_policy(
         "spf-no-permissive-all",
         "SPF records never end in '+all' or '?all'.",
-        types=RECORD_TYPES, check=_each(_spf, spf.parse_spf, _spf_permissive), severity=Severity.CRITICAL,
+        section=_section("spf"),
+        types=RECORD_TYPES,
+        severity=Severity.CRITICAL,
+        check=_problems(_spf, _check_spf, "spf-permissive-all"),
         remediation="End the SPF record in '-all' (or '~all' while testing in dev).",
     ),
     resource_policy(
         "spf-hard-fail",
         "SPF records end in '-all' (advisory outside prod, where '~all' may be used while testing).",
-        types=RECORD_TYPES, check=_each(_spf, spf.parse_spf, _spf_hard_fail), severity=Severity.MEDIUM,
-        remediation="Set the SPF 'all' qualifier to '-' (spf.allQualifier in the stack config).",
+        section=_section("spf"),
+        types=RECORD_TYPES,
+        severity=Severity.MEDIUM,
+        check=_problems(_spf, _check_spf, "spf-not-fail-all"),
+        remediation="Set the SPF 'all' qualifier to '-' (spf.all in the stack config).",
         levels=PROD_ONLY,
     ),
     resource_policy(
         "spf-lookup-limit",
         "SPF records parse (RFC 7208) and use at most 10 DNS-querying terms (include, a, mx, ptr, exists, redirect).",
-        types=RECORD_TYPES, check=_each(_spf, spf.parse_spf, unparsed=str), severity=Severity.HIGH,
+        section=_section("spf"),
+        types=RECORD_TYPES,
+        severity=Severity.HIGH,
+        check=_problems(_spf, _check_spf, "spf-syntax", "spf-too-many-lookups"),
         remediation="Remove or flatten includes until the record has 10 or fewer DNS-querying terms.",
     ),
     resource_policy(
         "dns-txt-string-length",
-        "TXT character-strings are at most 255 bytes: Route53 values are split as first\"\"rest; "
-        "Cloudflare content is taken whole (up to 2048 characters).",
-        types=RECORD_TYPES, check=_txt_length, severity=Severity.HIGH,
-        remediation="Write Route53 TXT values with route53_txt() (chunks joined by \"\"); Cloudflare with cloudflare_txt().",
+        'TXT character-strings are at most 255 bytes: Route53 values are split as first""rest; '
+        "Cloudflare content is quoted 255-byte strings or a raw value, at most 4,096 bytes per record in wire format.",
+        section="domains",
+        types=RECORD_TYPES,
+        check=_txt_length,
+        severity=Severity.HIGH,
+        remediation='Write Route53 TXT values with route53_txt() (chunks joined by ""); Cloudflare with cloudflare_txt().',
     ),
     resource_policy(
         "dmarc-valid",
         "DMARC records are valid RFC 9989 records with a p tag.",
-        types=RECORD_TYPES, check=_each(_kind("dmarc"), _parse_dmarc, _dmarc_valid, unparsed=str), severity=Severity.HIGH,
+        section=_section("dmarc"),
+        types=RECORD_TYPES,
+        severity=Severity.HIGH,
+        check=_problems(_kind("dmarc"), _check_dmarc, "dmarc-syntax", "dmarc-no-policy", "dmarc-unknown-tag"),
         remediation="Build DMARC with build_dmarc(): v=DMARC1 first, p, and only RFC 9989 tags.",
     ),
     resource_policy(
         "dmarc-no-removed-tags",
         "DMARC records do not use pct, rf or ri (removed by RFC 9989).",
-        types=RECORD_TYPES, check=_each(_kind("dmarc"), _parse_dmarc, _dmarc_removed), severity=Severity.LOW,
+        section=_section("dmarc"),
+        types=RECORD_TYPES,
+        severity=Severity.LOW,
+        check=_problems(_kind("dmarc"), _check_dmarc, "dmarc-removed-tag"),
         remediation="Drop pct/rf/ri; use t=y for a testing rollout instead of pct.",
         levels=PROD_STAGING,
     ),
     resource_policy(
         "dmarc-enforcing",
         "DMARC policies enforce (p=quarantine or p=reject, not t=y); dev may monitor.",
-        types=RECORD_TYPES, check=_each(_kind("dmarc"), _parse_dmarc, _dmarc_enforcing), severity=Severity.HIGH,
+        section=_section("dmarc"),
+        types=RECORD_TYPES,
+        severity=Severity.HIGH,
+        check=_problems(_kind("dmarc"), _check_dmarc, "dmarc-weak-policy", "dmarc-testing"),
         remediation="Set dmarc.policy to quarantine or reject for the stack (prod rejects).",
         levels=PROD_ONLY,
+    ),
+    stack_policy(
+        "dmarc-spf-alignment",
+        "Where SES sends with a custom MAIL FROM domain, the From domain's DMARC record lets SPF align: "
+        "aspf=s never matches the MAIL FROM subdomain (bounce.<domain>), leaving DMARC to DKIM alone.",
+        section=_section("dmarc"),
+        check=_spf_alignment,
+        severity=Severity.MEDIUM,
+        remediation="Set dmarc.aspf to r (relaxed, RFC 9989's default) for the domain in the stack config, "
+        "or publish aspf=r in the DMARC record; keep the MAIL FROM domain under the From domain.",
+        levels=PROD_STAGING,
     ),
     resource_policy(
         "dkim-key-strength",
         "Published DKIM keys parse and RSA keys are at least minRsaBits (2048) bits.",
-        types=RECORD_TYPES, check=_each(_kind("dkim"), dkim.parse_dkim_record, _dkim_strength, unparsed=_dkim_unparsed), severity=Severity.HIGH,
+        section=_section("dkim"),
+        types=RECORD_TYPES,
+        severity=Severity.HIGH,
+        check=_problems(_kind("dkim"), _check_dkim, "dkim-syntax", "dkim-rsa-too-short"),
         remediation="Generate a 2048-bit RSA (or Ed25519) key and publish it with dkim_txt_from_public_key().",
         config={"minRsaBits": {"type": "integer", "default": dkim.MIN_RSA_BITS, "minimum": 1024}},
+    ),
+    stack_policy(
+        "easy-dkim-cname-target",
+        "SES Easy DKIM CNAMEs point at the Easy DKIM domain of the region of the domain's SES identity "
+        "(a regional one in regions such as af-south-1: AWS General Reference, Easy DKIM domains).",
+        section=_section("easy-dkim"),
+        check=_easy_dkim_target,
+        severity=Severity.HIGH,
+        remediation="Build the three CNAMEs with dkim.easy_dkim_cname(domain, token, region) for the region of "
+        "the SES identity (the SendingDomain component does), or copy the targets SES shows for the identity.",
     ),
     resource_policy(
         "mta-sts-syntax",
         "MTA-STS TXT records are 'v=STSv1; id=<1..32 alphanumerics>' (RFC 8461).",
-        types=RECORD_TYPES, check=_each(_kind("mta-sts"), mtasts.parse_txt, unparsed=str), severity=Severity.MEDIUM,
+        section=_section("mta-sts"),
+        types=RECORD_TYPES,
+        severity=Severity.MEDIUM,
+        check=_problems(_kind("mta-sts"), _check_mtasts, "mta-sts-txt-syntax"),
         remediation="Build the record with mtasts.build_txt(mtasts.policy_id(policy)).",
     ),
     resource_policy(
         "tls-rpt-syntax",
         "TLS-RPT TXT records are 'v=TLSRPTv1; rua=...' with mailto:/https: destinations (RFC 8460).",
-        types=RECORD_TYPES, check=_each(_kind("tls-rpt"), tlsrpt.parse_tlsrpt, unparsed=str), severity=Severity.MEDIUM,
+        section=_section("tls-rpt"),
+        types=RECORD_TYPES,
+        severity=Severity.MEDIUM,
+        check=_problems(_kind("tls-rpt"), _check_tlsrpt, "tls-rpt-syntax"),
         remediation="Build the record with tlsrpt.build_tlsrpt(rua).",
     ),
     resource_policy(
         "bimi-syntax",
         "BIMI assertion records parse: v=BIMI1, https .svg logo, https .pem authority.",
-        types=RECORD_TYPES, check=_each(_kind("bimi"), bimi.parse_bimi, unparsed=str), severity=Severity.LOW,
+        section=_section("bimi"),
+        types=RECORD_TYPES,
+        check=_each(_kind("bimi"), bimi.parse_bimi, unparsed=str),
+        severity=Severity.LOW,
         remediation="Build the record with bimi.build_bimi(logo_url, authority_url).",
     ),
     stack_policy(
         "bimi-requires-enforcing-dmarc",
         "BIMI records are published only where DMARC is quarantine or reject.",
-        check=_bimi_dmarc, severity=Severity.MEDIUM,
+        section=_section("bimi"),
+        check=_bimi_dmarc,
+        severity=Severity.MEDIUM,
         remediation="Enforce DMARC on the domain before publishing BIMI, or remove the BIMI record.",
     ),
 ]

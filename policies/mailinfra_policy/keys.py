@@ -89,8 +89,9 @@ def _dnssec(type_: str, props: dict[str, Any], args: ResourceValidationArgs, cfg
         return
     if spec != DNSSEC_SPEC or usage != DNSSEC_USAGE:
         if spec == DNSSEC_SPEC or usage == DNSSEC_USAGE:
-            yield (f"a DNSSEC KSK key must be {DNSSEC_SPEC} with keyUsage {DNSSEC_USAGE} "
-                   f"(got keySpec {spec!r}, keyUsage {usage!r})")
+            yield (
+                f"a DNSSEC KSK key must be {DNSSEC_SPEC} with keyUsage {DNSSEC_USAGE} (got keySpec {spec!r}, keyUsage {usage!r})"
+            )
         return
     region = resource_region(props, args.provider)
     if region is not None and not is_unknown(region) and region != DNSSEC_REGION:
@@ -98,8 +99,13 @@ def _dnssec(type_: str, props: dict[str, Any], args: ResourceValidationArgs, cfg
     document = get(props, "policy")
     if is_unknown(document):
         return
-    allowed = {a for _, statement in allowed_statements(document) if DNSSEC_SERVICE in principals(statement)
-               for a in DNSSEC_ACTIONS if grants(statement, a)}
+    allowed = {
+        a
+        for _, statement in allowed_statements(document)
+        if DNSSEC_SERVICE in principals(statement)
+        for a in DNSSEC_ACTIONS
+        if grants(statement, a)
+    }
     missing = [a for a in DNSSEC_ACTIONS if a not in allowed]
     if missing:
         yield f"key policy must allow {DNSSEC_SERVICE} {', '.join(missing)}"
@@ -140,8 +146,7 @@ def _mfa(document: Any, cfg: dict[str, Any]) -> Iterator[str]:
             continue
         bad = [a for a in DESTRUCTIVE_ACTIONS if grants(statement, a) and a not in denied]
         if bad:
-            yield (f"key policy statement {sid!r} allows {', '.join(bad)} "
-                   "without an aws:MultiFactorAuthPresent condition")
+            yield (f"key policy statement {sid!r} allows {', '.join(bad)} without an aws:MultiFactorAuthPresent condition")
 
 
 @on_property("bypassPolicyLockoutSafetyCheck")
@@ -162,7 +167,10 @@ POLICIES = [
     resource_policy(
         "kms-symmetric-key-rotation",
         "Symmetric KMS keys rotate automatically, at most every maxRotationDays (365) days.",
-        types=[KMS_KEY], check=_rotation, severity=Severity.HIGH,
+        section="keys",
+        types=[KMS_KEY],
+        check=_rotation,
+        severity=Severity.HIGH,
         remediation="Set enableKeyRotation=True and rotationPeriodInDays <= 365 on aws.kms.Key.",
         levels=PROD_STAGING,
         config={"maxRotationDays": {"type": "integer", "default": 365, "minimum": 90, "maximum": 2560}},
@@ -172,14 +180,20 @@ POLICIES = [
         "Asymmetric KMS keys used as Route53 DNSSEC KSKs are ECC_NIST_P256 SIGN_VERIFY, live in "
         "us-east-1 and let dnssec-route53.amazonaws.com DescribeKey, GetPublicKey and Sign. They are "
         "exempt from rotation rules.",
-        types=[KMS_KEY], check=_dnssec, severity=Severity.HIGH,
+        section="keys",
+        types=[KMS_KEY],
+        check=_dnssec,
+        severity=Severity.HIGH,
         remediation="Create the KSK key with key_spec='ECC_NIST_P256', key_usage='SIGN_VERIFY', through a "
         "us-east-1 provider, and a key policy statement for the dnssec-route53.amazonaws.com service.",
     ),
     resource_policy(
         "kms-deletion-window",
         "KMS keys keep a deletion window of at least minDays (30) days.",
-        types=[KMS_KEY], check=_deletion_window, severity=Severity.MEDIUM,
+        section="keys",
+        types=[KMS_KEY],
+        check=_deletion_window,
+        severity=Severity.MEDIUM,
         remediation="Set deletionWindowInDays=30 on aws.kms.Key (or leave it unset: AWS defaults to 30).",
         levels=PROD_ONLY,
         config={"minDays": {"type": "integer", "default": 30, "minimum": 7, "maximum": 30}},
@@ -187,21 +201,30 @@ POLICIES = [
     resource_policy(
         "kms-key-protected",
         "KMS keys are protected against deletion by Pulumi (resource option protect).",
-        types=[KMS_KEY], check=_protected, severity=Severity.HIGH,
+        section="keys",
+        types=[KMS_KEY],
+        check=_protected,
+        severity=Severity.HIGH,
         remediation="Pass opts=ResourceOptions(protect=True) to aws.kms.Key.",
         levels=PROD_ONLY,
     ),
     resource_policy(
         "kms-no-wildcard-principal",
         "KMS key policies never allow the wildcard principal '*'.",
-        types=[KMS_KEY, KMS_KEY_POLICY], check=_wildcard_principal, severity=Severity.CRITICAL,
+        section="keys",
+        types=[KMS_KEY, KMS_KEY_POLICY],
+        check=_wildcard_principal,
+        severity=Severity.CRITICAL,
         remediation="Name the account root, roles or services in Principal instead of '*'.",
     ),
     resource_policy(
         "kms-destructive-actions-require-mfa",
         "Key policies allow kms:Disable* and kms:ScheduleKeyDeletion only under an "
         "aws:MultiFactorAuthPresent condition (or deny them without MFA).",
-        types=[KMS_KEY, KMS_KEY_POLICY], check=_mfa, severity=Severity.HIGH,
+        section="keys",
+        types=[KMS_KEY, KMS_KEY_POLICY],
+        check=_mfa,
+        severity=Severity.HIGH,
         remediation="Add Condition {'Bool': {'aws:MultiFactorAuthPresent': 'true'}} to statements that allow "
         "the destructive actions, or a Deny statement for them with BoolIfExists ... 'false'.",
         levels=PROD_STAGING,
@@ -209,13 +232,19 @@ POLICIES = [
     resource_policy(
         "kms-no-lockout-bypass",
         "KMS keys never set bypassPolicyLockoutSafetyCheck.",
-        types=[KMS_KEY, KMS_KEY_POLICY], check=_lockout, severity=Severity.HIGH,
+        section="keys",
+        types=[KMS_KEY, KMS_KEY_POLICY],
+        check=_lockout,
+        severity=Severity.HIGH,
         remediation="Remove bypass_policy_lockout_safety_check (default false).",
     ),
     resource_policy(
         "secrets-customer-managed-key",
         "Secrets Manager secrets are encrypted under a customer-managed KMS key.",
-        types=[SECRET], check=_secret_cmk, severity=Severity.HIGH,
+        section="keys",
+        types=[SECRET],
+        check=_secret_cmk,
+        severity=Severity.HIGH,
         remediation="Set kms_key_id to the stack's customer-managed KMS key ARN.",
     ),
 ]

@@ -18,9 +18,11 @@ from typing import Any
 
 from pulumi_policy import ResourceValidationArgs, Severity, StackValidationArgs
 
+from . import providers
 from .common import (
     ResourceCheck,
     StackView,
+    as_bool,
     as_int,
     as_json,
     as_list,
@@ -36,7 +38,15 @@ SG_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
 SG_INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 SG_TYPES = (SECURITY_GROUP, SG_RULE, SG_INGRESS)
 ZONE_SETTING = "cloudflare:index/zoneSetting:ZoneSetting"
-CF_RECORD = "cloudflare:index/dnsRecord:DnsRecord"
+CF_RECORD = providers.adapter("cloudflare").record_type
+CF_RECORD_LEGACY = "cloudflare:index/record:Record"  # pulumi-cloudflare before v6
+# Resources through which a program serves HTTP(S) from Cloudflare's edge on a zone: a
+# Worker on a route or a custom domain (the MTA-STS policy host), or a proxied record.
+CF_WORKER_TYPES = (
+    "cloudflare:index/workersRoute:WorkersRoute",
+    "cloudflare:index/workersCustomDomain:WorkersCustomDomain",
+    "cloudflare:index/workerDomain:WorkerDomain",
+)
 
 MX_TAG_KEY = "mailinfra:role"
 MX_TAG_VALUE = "mx"
@@ -96,6 +106,7 @@ def _world_ports(ports: tuple[int, ...], what: str) -> ResourceCheck:
             if open_ports:
                 world = [c for c in entry[3] if is_world(c)]
                 yield f"ingress opens {what} port(s) {', '.join(map(str, open_ports))} to {', '.join(world)}"
+
     return check
 
 
@@ -132,18 +143,27 @@ def _mx_only(args: StackValidationArgs, cfg: dict[str, Any]) -> Iterator[tuple[s
             continue
         if resource.resource_type == SECURITY_GROUP:
             if not is_mx_marked(props):
-                yield (f"security group opens port 25 to the world but is not tagged {MX_TAG_KEY}={MX_TAG_VALUE}",
-                       resource.urn)
+                yield (f"security group opens port 25 to the world but is not tagged {MX_TAG_KEY}={MX_TAG_VALUE}", resource.urn)
             continue
         if resource.resource_type == SG_INGRESS and is_mx_marked(props):
             continue
         group = _group_of(view, resource, groups_by_id)
         if group is None:
-            yield ((f"rule opens port 25 to the world and its security group cannot be found in the stack "
-                   f"to check the {MX_TAG_KEY}={MX_TAG_VALUE} marker"), resource.urn)
+            yield (
+                (
+                    f"rule opens port 25 to the world and its security group cannot be found in the stack "
+                    f"to check the {MX_TAG_KEY}={MX_TAG_VALUE} marker"
+                ),
+                resource.urn,
+            )
         elif not is_mx_marked(view.props.get(group.urn, {})):
-            yield ((f"rule opens port 25 to the world on security group {group.name!r}, which is not tagged "
-                   f"{MX_TAG_KEY}={MX_TAG_VALUE}"), resource.urn)
+            yield (
+                (
+                    f"rule opens port 25 to the world on security group {group.name!r}, which is not tagged "
+                    f"{MX_TAG_KEY}={MX_TAG_VALUE}"
+                ),
+                resource.urn,
+            )
 
 
 def _tls_version(value: Any) -> tuple[int, ...] | None:
@@ -173,63 +193,106 @@ def _always_https(value: Any, cfg: dict[str, Any]) -> Iterator[str]:
         yield f"always_use_https must be 'on', got {value!r}"
 
 
+def _zone_of(view: StackView, resource: Any) -> tuple[str, str] | None:
+    """(key, label) of the zone a Cloudflare resource belongs to: its known zoneId, else
+    the resource its unknown zoneId comes from (a zone created by the program)."""
+    zone = get(view.props[resource.urn], "zoneId")
+    if isinstance(zone, str):
+        return zone, zone
+    if is_unknown(zone):
+        for dep in (getattr(resource, "property_dependencies", None) or {}).get("zoneId", []) or []:
+            return dep.urn, repr(dep.name)
+    return None
+
+
+def _serves_https(resource: Any, props: dict[str, Any]) -> bool:
+    if resource.resource_type in CF_WORKER_TYPES:
+        return True
+    if resource.resource_type in (CF_RECORD, CF_RECORD_LEGACY):
+        proxied = get(props, "proxied")
+        return is_unknown(proxied) or as_bool(proxied) is True  # unknown: it may be proxied
+    return False
+
+
 def _zone_settings_present(args: StackValidationArgs, cfg: dict[str, Any]) -> Iterator[tuple[str, str | None]]:
     view = StackView.of(args)
-    zones: dict[str, str] = {}  # zone id -> first record urn
-    for record in view.of_type(CF_RECORD):
-        zone = get(view.props[record.urn], "zoneId")
-        if isinstance(zone, str) and not is_unknown(zone):
-            zones.setdefault(zone, record.urn)
+    served: dict[str, tuple[str, str]] = {}  # zone key -> (label, first serving resource's urn)
+    for resource in view.of_type(CF_RECORD, CF_RECORD_LEGACY, *CF_WORKER_TYPES):
+        zone = _zone_of(view, resource)
+        if zone is not None and _serves_https(resource, view.props[resource.urn]):
+            served.setdefault(zone[0], (zone[1], resource.urn))
     settings: dict[str, set[str]] = {}
     for setting in view.of_type(ZONE_SETTING):
-        props = view.props[setting.urn]
-        zone, sid = get(props, "zoneId"), get(props, "settingId")
-        if isinstance(zone, str) and isinstance(sid, str):
-            settings.setdefault(zone, set()).add(sid)
-    for zone, urn in sorted(zones.items()):
-        missing = [s for s in ZONE_TLS_SETTINGS if s not in settings.get(zone, set())]
+        zone, sid = _zone_of(view, setting), get(view.props[setting.urn], "settingId")
+        if zone is not None and isinstance(sid, str):
+            settings.setdefault(zone[0], set()).add(sid)
+    for key, (label, urn) in sorted(served.items()):
+        missing = [s for s in ZONE_TLS_SETTINGS if s not in settings.get(key, set())]
         if missing:
-            yield (f"Cloudflare zone {zone} serves records but has no ZoneSetting for {', '.join(missing)}", urn)
+            yield (
+                (
+                    f"Cloudflare zone {label} serves HTTP(S) through Cloudflare (a proxied record or a Worker) "
+                    f"but has no ZoneSetting for {', '.join(missing)}"
+                ),
+                urn,
+            )
 
 
 POLICIES = [
     resource_policy(
         "network-no-world-admin-ports",
         "Security groups never open SSH (22) or RDP (3389) to 0.0.0.0/0 or ::/0.",
-        types=SG_TYPES, check=_world_ports(ADMIN_PORTS, "admin"), severity=Severity.CRITICAL,
+        section="network",
+        types=SG_TYPES,
+        check=_world_ports(ADMIN_PORTS, "admin"),
+        severity=Severity.CRITICAL,
         remediation="Restrict the rule's CIDRs to an admin network or use SSM Session Manager.",
         config=_ALLOWED_PORTS,
     ),
     resource_policy(
         "network-no-world-smtp-submission",
         "Security groups never open SMTP submission (587, 465, 2587) to 0.0.0.0/0 or ::/0.",
-        types=SG_TYPES, check=_world_ports(SUBMISSION_PORTS, "SMTP submission"), severity=Severity.HIGH,
+        section="network",
+        types=SG_TYPES,
+        check=_world_ports(SUBMISSION_PORTS, "SMTP submission"),
+        severity=Severity.HIGH,
         remediation="Allow 587/465/2587 only from the stack's allowed sender CIDRs.",
         config=_ALLOWED_PORTS,
     ),
     stack_policy(
         "network-smtp-inbound-mx-only",
         f"Inbound 25 from the world only on security groups tagged {MX_TAG_KEY}={MX_TAG_VALUE} (MX hosts).",
-        check=_mx_only, severity=Severity.HIGH,
+        section="network",
+        check=_mx_only,
+        severity=Severity.HIGH,
         remediation=f"Tag the MX host's security group {{'{MX_TAG_KEY}': '{MX_TAG_VALUE}'}}, or remove the "
         "port-25 rule; pass the group's id output (not a literal) to separate rules.",
     ),
     resource_policy(
         "cloudflare-min-tls-1-2",
         "Cloudflare zones require TLS 1.2 or newer (min_tls_version >= 1.2).",
-        types=[ZONE_SETTING], check=_min_tls, severity=Severity.HIGH,
+        section="zones",
+        types=[ZONE_SETTING],
+        check=_min_tls,
+        severity=Severity.HIGH,
         remediation="cloudflare.ZoneSetting(setting_id='min_tls_version', value='1.2').",
     ),
     resource_policy(
         "cloudflare-always-use-https",
         "Cloudflare zones redirect HTTP to HTTPS (always_use_https on).",
-        types=[ZONE_SETTING], check=_always_https, severity=Severity.MEDIUM,
+        section="zones",
+        types=[ZONE_SETTING],
+        check=_always_https,
+        severity=Severity.MEDIUM,
         remediation="cloudflare.ZoneSetting(setting_id='always_use_https', value='on').",
     ),
     stack_policy(
         "cloudflare-zone-tls-settings-present",
-        "Every Cloudflare zone that serves records declares min_tls_version and always_use_https.",
-        check=_zone_settings_present, severity=Severity.MEDIUM,
+        "Every Cloudflare zone through which the program serves HTTP(S) (proxied records, Workers routes or "
+        "custom domains) declares min_tls_version and always_use_https; DNS-only zones need neither.",
+        section="zones",
+        check=_zone_settings_present,
+        severity=Severity.MEDIUM,
         remediation="Add both cloudflare.ZoneSetting resources for the zone (the Firewall component does).",
     ),
 ]

@@ -21,6 +21,7 @@ from .common import (
     resource_policy,
     strings,
 )
+from .standards import aws
 
 CONFIGURATION_SET = "aws:sesv2/configurationSet:ConfigurationSet"
 EMAIL_IDENTITY = "aws:sesv2/emailIdentity:EmailIdentity"
@@ -31,10 +32,17 @@ IAM_POLICY_TYPES = (
     "aws:iam/rolePolicy:RolePolicy",
     "aws:iam/groupPolicy:GroupPolicy",
 )
-SEND_ACTIONS = ("ses:SendRawEmail", "ses:SendEmail")
+SEND_ACTIONS = aws.SES_SEND_ACTIONS  # the actions the SmtpAccess component grants
 # Actions whose grant means "this statement gives SES access".
-_SES_PROBES = ("ses:SendRawEmail", "ses:SendEmail", "ses:SendBulkEmail", "ses:SendTemplatedEmail",
-               "ses:CreateEmailIdentity", "ses:DeleteEmailIdentity", "ses:PutAccountDetails")
+_SES_PROBES = (
+    "ses:SendRawEmail",
+    "ses:SendEmail",
+    "ses:SendBulkEmail",
+    "ses:SendTemplatedEmail",
+    "ses:CreateEmailIdentity",
+    "ses:DeleteEmailIdentity",
+    "ses:PutAccountDetails",
+)
 
 
 @on_property("deliveryOptions", "tlsPolicy")
@@ -89,7 +97,12 @@ def _reputation(enabled: Any, cfg: dict[str, Any]) -> Iterator[str]:
 def _is_identity_arn(resource: Any) -> bool:
     if is_unknown(resource):
         return True  # an identity's ARN, known after create
-    return isinstance(resource, str) and resource.startswith("arn:") and ":identity/" in resource and not resource.endswith(":identity/*")
+    return (
+        isinstance(resource, str)
+        and resource.startswith("arn:")
+        and ":identity/" in resource
+        and not resource.endswith(":identity/*")
+    )
 
 
 @on_property("policy")
@@ -100,8 +113,11 @@ def _iam_ses(document: Any, cfg: dict[str, Any]) -> Iterator[str]:
         if "NotAction" in statement:
             yield f"statement {sid!r} grants SES through NotAction; list ses:SendRawEmail/ses:SendEmail instead"
             continue
-        extra = [a for a in strings(statement.get("Action")) if a.lower() not in {s.lower() for s in SEND_ACTIONS}
-                 and (a.lower().startswith("ses:") or a == "*")]
+        extra = [
+            a
+            for a in strings(statement.get("Action"))
+            if a.lower() not in {s.lower() for s in SEND_ACTIONS} and (a.lower().startswith("ses:") or a == "*")
+        ]
         if extra:
             yield f"statement {sid!r} grants {', '.join(extra)}; only ses:SendRawEmail and ses:SendEmail are allowed"
         resources = as_list(statement.get("Resource"))
@@ -116,34 +132,48 @@ POLICIES = [
         "ses-configuration-set-tls-required",
         "Every SESv2 configuration set requires TLS to receiving servers (deliveryOptions.tlsPolicy REQUIRE; "
         "missing means OPTIONAL).",
-        types=[CONFIGURATION_SET], check=_tls, severity=Severity.HIGH,
+        section="relay",
+        types=[CONFIGURATION_SET],
+        check=_tls,
+        severity=Severity.HIGH,
         remediation="Set delivery_options={'tls_policy': 'REQUIRE'} on aws.sesv2.ConfigurationSet.",
     ),
     resource_policy(
         "ses-identity-default-configuration-set",
-        "Every SESv2 email identity names a default configuration set, so its mail gets the set's TLS, "
-        "suppression and metrics.",
-        types=[EMAIL_IDENTITY], check=_default_set, severity=Severity.HIGH,
+        "Every SESv2 email identity names a default configuration set, so its mail gets the set's TLS, suppression and metrics.",
+        section="relay",
+        types=[EMAIL_IDENTITY],
+        check=_default_set,
+        severity=Severity.HIGH,
         remediation="Set configuration_set_name on aws.sesv2.EmailIdentity.",
     ),
     resource_policy(
         "ses-easy-dkim-rsa-2048",
         "Easy DKIM domain identities sign with 2048-bit RSA keys (nextSigningKeyLength RSA_2048_BIT).",
-        types=[EMAIL_IDENTITY], check=_easy_dkim, severity=Severity.MEDIUM,
+        section="relay",
+        types=[EMAIL_IDENTITY],
+        check=_easy_dkim,
+        severity=Severity.MEDIUM,
         remediation="Set dkim_signing_attributes={'next_signing_key_length': 'RSA_2048_BIT'}.",
         levels=PROD_STAGING,
     ),
     resource_policy(
         "ses-suppression-bounce-complaint",
         "Suppression lists cover both BOUNCE and COMPLAINT.",
-        types=[CONFIGURATION_SET, ACCOUNT_SUPPRESSION], check=_suppression, severity=Severity.MEDIUM,
+        section="relay",
+        types=[CONFIGURATION_SET, ACCOUNT_SUPPRESSION],
+        check=_suppression,
+        severity=Severity.MEDIUM,
         remediation="Set suppression_options={'suppressed_reasons': ['BOUNCE', 'COMPLAINT']}.",
         levels=PROD_STAGING,
     ),
     resource_policy(
         "ses-reputation-metrics",
         "Configuration sets publish reputation metrics (bounce and complaint rates).",
-        types=[CONFIGURATION_SET], check=_reputation, severity=Severity.LOW,
+        section="relay",
+        types=[CONFIGURATION_SET],
+        check=_reputation,
+        severity=Severity.LOW,
         remediation="Set reputation_options={'reputation_metrics_enabled': True}.",
         levels=PROD_ONLY,
     ),
@@ -151,7 +181,10 @@ POLICIES = [
         "iam-ses-send-least-privilege",
         "IAM policies that grant SES access grant only ses:SendRawEmail/ses:SendEmail, on identity ARNs "
         "(not '*'), under a ses:FromAddress condition; never ses:*.",
-        types=IAM_POLICY_TYPES, check=_iam_ses, severity=Severity.CRITICAL,
+        section="relay",
+        types=IAM_POLICY_TYPES,
+        check=_iam_ses,
+        severity=Severity.CRITICAL,
         remediation="Use one statement: Action [ses:SendRawEmail, ses:SendEmail], Resource the identity ARNs, "
         "Condition {'StringLike': {'ses:FromAddress': '*@<domain>'}}.",
     ),
