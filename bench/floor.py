@@ -29,7 +29,8 @@ class Trivial(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
         if args.typ == "aws:sesv2/emailIdentity:EmailIdentity":
             attrs = dict(args.inputs.get("dkimSigningAttributes") or {})
-            attrs.setdefault("tokens", [f"{args.name}-{i}" for i in range(3)])
+            stem = "".join(c for c in args.name.lower() if c.isalnum())[:56]  # SES tokens: letters, digits
+            attrs.setdefault("tokens", [f"{stem}{i}" for i in range(3)])
             return f"{args.name}-id", {**args.inputs, "dkimSigningAttributes": attrs}
         return f"{args.name}-id", args.inputs
 
@@ -53,6 +54,7 @@ def main() -> int:
     os.chdir(project.program_dir)
     sys.path.insert(0, project.program_dir)
     sys.argv = [project.main]
+
     def program() -> None:
         runpy.run_path(project.main, run_name="__main__")
 

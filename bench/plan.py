@@ -115,7 +115,12 @@ def main(argv: list[str] | None = None) -> int:
     rows = run(sizes, args.repeat)
     result: dict[str, Any] = {
         "command": "python bench/plan.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_before": load_before, "load_after": os.getloadavg()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_before": load_before,
+            "load_after": os.getloadavg(),
+        },
         "rows": rows,
         "targets": verdicts(rows),
     }

@@ -51,7 +51,7 @@ AMAZONSES_SPF = (
 STUB_ZONES = {
     "amazonses.com": (
         "$ORIGIN amazonses.com.\n$TTL 3600\n@ SOA ns1.invalid. hostmaster.amazonses.com. 1 7200 900 1209600 300\n"
-        f"@ NS ns1.invalid.\n@ TXT \"{AMAZONSES_SPF}\"\n"
+        f'@ NS ns1.invalid.\n@ TXT "{AMAZONSES_SPF}"\n'
     )
 }
 BASE = genstack.PER_ZONE  # the planned fleet: one brand zone of ten domains
@@ -68,7 +68,8 @@ def base_plan(tmp: str) -> dict[str, Any]:
     mailinfra = os.path.join(os.path.dirname(sys.executable), "mailinfra")
     subprocess.run(
         [mailinfra, "plan", "--project", project, "--stack", "bench", "--no-policies", "--format", "json", "--output", out],
-        check=True, stdout=subprocess.DEVNULL,
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
     with open(out, encoding="utf-8") as f:
         plan: dict[str, Any] = json.load(f)
@@ -156,8 +157,22 @@ def sending_domains(plan: dict[str, Any]) -> list[str]:
 
 def run_mailinfra(plan_file: str, port: int, out: str) -> float:
     mailinfra = os.path.join(os.path.dirname(sys.executable), "mailinfra")
-    cmd = [mailinfra, "verify", "--stack", "bench", "--plan", plan_file, "--nameserver", f"127.0.0.1:{port}",
-           "--format", "json", "--output", out, "--timeout", "2"]
+    cmd = [
+        mailinfra,
+        "verify",
+        "--stack",
+        "bench",
+        "--plan",
+        plan_file,
+        "--nameserver",
+        f"127.0.0.1:{port}",
+        "--format",
+        "json",
+        "--output",
+        out,
+        "--timeout",
+        "2",
+    ]
     start = time.perf_counter()
     proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
     wall = time.perf_counter() - start
@@ -190,8 +205,9 @@ def run_checkdmarc(domains: list[str], port: int, tmp: str) -> tuple[float, floa
     with open(dfile, "w", encoding="utf-8") as f:
         json.dump(domains, f)
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", CHECKDMARC_RUNNER, dfile, str(port), out],
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.run(
+        [sys.executable, "-c", CHECKDMARC_RUNNER, dfile, str(port), out], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     wall = time.perf_counter() - start  # includes writing its results (json.dump)
     if proc.returncode != 0:
         raise SystemExit(f"checkdmarc failed: {proc.stderr.decode(errors='replace')[-2000:]}")
@@ -266,8 +282,10 @@ def main(argv: list[str] | None = None) -> int:
 
     rows: list[dict[str, Any]] = []
     examples: dict[str, Any] = {}
-    head = (f"{'N':>5} {'checks':>7} {'mailinfra s':>11} {'dom/s':>8} {'checkdmarc s':>12} {'(call s)':>8} {'dom/s':>8}"
-            f" {'speedup':>7} {'(vs call)':>9} {'verdict diffs':>13}")
+    head = (
+        f"{'N':>5} {'checks':>7} {'mailinfra s':>11} {'dom/s':>8} {'checkdmarc s':>12} {'(call s)':>8} {'dom/s':>8}"
+        f" {'speedup':>7} {'(vs call)':>9} {'verdict diffs':>13}"
+    )
     print(head, flush=True)
     with tempfile.TemporaryDirectory(prefix="mailinfra-verify-bench-") as tmp:
         base = base_plan(tmp)
@@ -314,9 +332,15 @@ def main(argv: list[str] | None = None) -> int:
             }
             rows.append(row)
             if diffs:
-                examples[str(n)] = [
-                    d | {"checkdmarc_detail": checkdmarc_errors(c_results, d["domain"])} for d in diffs[:5]
-                ] + [{"mailinfra_checks": [c for c in report["checks"] if c["name"].rstrip(".") in (diffs[0]["domain"], "_dmarc." + diffs[0]["domain"])]}]
+                examples[str(n)] = [d | {"checkdmarc_detail": checkdmarc_errors(c_results, d["domain"])} for d in diffs[:5]] + [
+                    {
+                        "mailinfra_checks": [
+                            c
+                            for c in report["checks"]
+                            if c["name"].rstrip(".") in (diffs[0]["domain"], "_dmarc." + diffs[0]["domain"])
+                        ]
+                    }
+                ]
             print(
                 f"{row['domains']:>5} {row['checks']:>7} {m_s:>11.2f} {row['mailinfra_domains_per_s']:>8.1f}"
                 f" {c_proc_s:>12.2f} {c_s:>8.2f} {len(domains) / c_proc_s:>8.1f} {row['speedup']:>7.1f}"

@@ -3,8 +3,15 @@
 Every key lives in the ``mailinfra`` namespace of the stack file
 (``stacks/Pulumi.<stack>.yaml``). :func:`parse_config` is pure (tests call it with a
 dict); :func:`load` reads the running program's config. Every error is a
-:class:`ConfigError` that names the key path and the bad value; unknown keys are
-rejected with a suggestion, so a typo never silently falls back to a default.
+:class:`ConfigError` that names the key as the stack file writes it
+(``mailinfra.domains[0](mail.example.com).spf.ip4[1]``) and the value as written; unknown
+keys are rejected with a suggestion, so a typo never silently falls back to a default.
+
+The syntax and limits of SPF, DKIM, DMARC, MTA-STS, TLS-RPT, BIMI and TXT are the
+standards' (``policies/mailinfra_policy/standards``): this module calls their builders
+and checks on each value and on the whole record, and adds only the key path and what
+is this project's choice (presets, required keys, refusing ``+all``, ``aspf=s``...).
+:func:`config_keys` lists every key, from the same tuples the readers accept.
 
 Fleets: ``domainDefaults`` is merged (deeply) under every entry of ``domains``, so a
 stack of 1,000 domains lists only what differs per domain.
@@ -17,15 +24,34 @@ import difflib
 import ipaddress
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-import dns.name
+from policies.mailinfra_policy.standards import bimi, dkim, dmarc, mtasts, spf, tlsrpt, txt
+from policies.mailinfra_policy.standards._common import ENVIRONMENTS, in_zone, is_hostname, normalize_host, zone_for
+from policies.mailinfra_policy.standards._uris import address_domain, https_host, mailto_domain
+from policies.mailinfra_policy import providers
+from policies.mailinfra_policy.standards import aws
+from policies.mailinfra_policy.standards.aws import LOG_RETENTION_DAYS, is_aws_region
+from policies.mailinfra_policy.standards.errors import InputError, StandardError
+
+__all__ = [
+    "ENVIRONMENTS",
+    "LOG_RETENTION_DAYS",
+    "NAMESPACE",
+    "ConfigError",
+    "StackConfig",
+    "argument_key",
+    "config_keys",
+    "load",
+    "parse_config",
+]
 
 NAMESPACE = "mailinfra"
-ENVIRONMENTS = ("dev", "staging", "prod")
-PROVIDERS = ("route53", "cloudflare")
+PROVIDERS = providers.NAMES  # the DNS provider adapters (one per provider)
+# An SMTP access-key generation label (it names the key's secret); SmtpAccessArgs checks it too.
+KEY_GENERATION = re.compile(r"[a-z0-9][a-z0-9-]{0,15}\Z")
 SMTP_PORTS = (587, 465, 2587)
 
 # Environment presets: dev monitors, staging quarantines, prod rejects.
@@ -33,27 +59,86 @@ DMARC_PRESET = {"dev": "none", "staging": "quarantine", "prod": "reject"}
 MTA_STS_PRESET = {"dev": "testing", "staging": "testing", "prod": "enforce"}
 REQUIRED_TAGS = ("owner", "environment", "data-classification")
 
+T = TypeVar("T")
 
-class ConfigError(ValueError):
-    """A stack config value is invalid. ``path`` is the full key path."""
 
-    mailinfra_exit_code = 2
+class ConfigError(InputError):
+    """A stack config value is invalid: ``"<key path>: <reason> (got <value as written>)"``.
 
-    def __init__(self, path: str, value: Any, reason: str) -> None:
+    ``path`` is the stack-file key as written (``mailinfra.network.allowedCidrs[1]``);
+    a missing value reads ``(missing)``. ``secret``: the value came from a ``secure:``
+    key (or the path names a secret), so neither the message nor ``value`` holds it.
+    """
+
+    def __init__(self, path: str, value: Any, reason: str, *, secret: bool = False, shown: bool = True) -> None:
         self.path = path
-        self.value = value
-        self.reason = reason
-        shown = "<secret>" if _looks_secret(path) else _short(value)
-        super().__init__(f"{path}: {reason} (got {shown})")
+        self.secret = secret or _looks_secret(path)
+        self.value = SECRET_SHOWN if self.secret and value is not None else value
+        self.reason = _scrub(reason, value) if self.secret else reason
+        self.shown = shown  # False: the reason already says what is wrong with which value
+        if not shown:
+            suffix = ""
+        elif value is None:
+            suffix = " (missing)"
+        elif self.secret:
+            suffix = " (the value is secret and not shown)"
+        else:
+            suffix = f" (got {_short(as_written(value))})"
+        super().__init__(f"{path}: {self.reason}{suffix}")
+
+    def hidden(self) -> ConfigError:
+        """The same error for a value read from a ``secure:`` key."""
+        return ConfigError(self.path, self.value, self.reason, secret=True, shown=self.shown)
+
+
+SECRET_SHOWN = "<secret>"
 
 
 def _looks_secret(path: str) -> bool:
     return bool(re.search(r"(password|secret|token|privatekey|private_key)", path, re.I))
 
 
-def _short(value: Any) -> str:
-    text = repr(value)
+def _scrub(reason: str, value: Any) -> str:
+    """Drop a secret value from a reason that quotes it (standards' messages do)."""
+    if isinstance(value, str) and value:
+        for text in (repr(value), value):
+            reason = reason.replace(text, SECRET_SHOWN)
+    return reason
+
+
+def as_written(value: Any) -> str:
+    """A value the way the stack file writes it: YAML flow style, dates ISO, true/false."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (_dt.date, _dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k}: {as_written(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return "[" + ", ".join(as_written(v) for v in value) + "]"
+    return str(value)
+
+
+def _short(text: str) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _standard_reason(exc: Exception) -> str:
+    """A standard's message as a reason: ConfigError adds the value as written itself."""
+    return re.sub(r"\s*\(got [^()]*\)\s*\Z", "", str(exc)) or str(exc)
+
+
+def _standard(path: str, value: Any, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``call(*args, **kwargs)``, a standards check or builder; its error becomes a
+    ConfigError at ``path`` naming ``value`` (the value as written)."""
+    try:
+        return call(*args, **kwargs)
+    except StandardError as exc:
+        raise ConfigError(path, value, _standard_reason(exc)) from None
 
 
 # --------------------------------------------------------------------------- values
@@ -88,8 +173,8 @@ class DmarcConfig:
     policy: str
     subdomain_policy: str | None = None
     nonexistent_policy: str | None = None
-    adkim: str = "s"
-    aspf: str = "s"
+    adkim: str = "s"  # SES signs with d=<the From domain>: strict DKIM alignment holds
+    aspf: str = "r"  # relaxed (RFC 9989's default): the MAIL FROM is always a subdomain
     rua: tuple[str, ...] = ()
     ruf: tuple[str, ...] = ()
     fo: str | None = None
@@ -209,26 +294,153 @@ class StackConfig:
     zones: tuple[ZoneConfig, ...] = ()
     non_sending_names: tuple[str, ...] = ()
     account_id: str = "123456789012"
+    # config keys ("mailinfra:compliance") read from ``secure:`` values: errors never show them
+    secret_keys: frozenset[str] = frozenset()
 
     @property
-    def tags(self) -> dict[str, str]:
-        return {
+    def tags(self) -> dict[str, Any]:
+        """Required tags; a tag read from a ``secure:`` key is a secret Output, so every
+        resource input built from it stays secret (preview, state, mailinfra's reports)."""
+        tags: dict[str, Any] = {
             "owner": self.owner,
             "environment": self.environment,
             "data-classification": self.data_classification,
             "managed-by": "mailinfra",
         }
+        for tag, key in (("owner", "owner"), ("environment", "environment"), ("data-classification", "dataClassification")):
+            if self.is_secret(f"{NAMESPACE}.{key}"):
+                import pulumi
+
+                tags[tag] = pulumi.Output.secret(tags[tag])
+        return tags
 
     @property
     def is_prod(self) -> bool:
         return self.environment == "prod"
+
+    def is_secret(self, path: str) -> bool:
+        """Whether the key at ``path`` (``mailinfra.compliance.unsubscribeUrl``) holds a secret."""
+        return _under_secret(path, self.secret_keys)
+
+    def domain_path(self, index: int) -> str:
+        """The key path of ``domains[index]`` as errors name it: ``mailinfra.domains[0](name)``."""
+        return domain_path(index, self.domains[index].name)
+
+
+# --------------------------------------------------------------------------- keys
+
+# The keys of every section, as the stack file spells them. The readers below pass these
+# tuples to _Obj (which refuses any other key), and config_keys() lists them: one list.
+TOP_KEYS = (
+    "environment", "owner", "dataClassification", "accountId", "zones", "domains", "domainDefaults",
+    "keys", "network", "compliance", "relay", "nonSendingNames",
+)  # fmt: skip
+ZONE_KEYS = ("provider", "zoneId", "accountId", "dnssec")
+DOMAIN_KEYS = (
+    "name", "zone", "spf", "dkim", "dmarc", "mtaSts", "tlsRpt", "bimi", "mailFrom", "marketing", "ttl",
+    "contactTopics", "mxHosts", "dedicatedIpPool", "smtp",
+)  # fmt: skip
+SPF_KEYS = ("includes", "ip4", "ip6", "a", "mx", "all")
+DKIM_KEYS = ("mode", "selectors", "overlapDays")
+SELECTOR_KEYS = ("name", "published", "retireAfter")
+DMARC_KEYS = ("policy", "subdomainPolicy", "nonexistentPolicy", "adkim", "aspf", "rua", "ruf", "fo", "testing")
+MTA_STS_KEYS = ("mode", "maxAge", "mx", "enabled")
+TLS_RPT_KEYS = ("rua",)
+BIMI_KEYS = ("logo", "authority", "selector")
+SMTP_KEYS = ("keyGenerations", "activeKey", "port")
+KEYS_KEYS = ("admins", "users", "rotationDays", "deletionWindowDays", "perDomain", "alertEmail", "alias")
+NETWORK_KEYS = ("vpcId", "subnetIds", "vpcCidr", "allowedCidrs", "ports")
+COMPLIANCE_KEYS = ("postalAddress", "unsubscribeUrl", "oneClickUnsubscribe", "allowedRegions", "logRetentionDays")
+RELAY_KEYS = ("maxDeliverySeconds", "senderIps")
+
+# Where each section sits: "<zone>" stands for any zone name, "[]" for any list index.
+SECTIONS: Mapping[str, tuple[str, ...]] = {
+    NAMESPACE: TOP_KEYS,
+    f"{NAMESPACE}:zones.<zone>": ZONE_KEYS,
+    f"{NAMESPACE}:domains[]": DOMAIN_KEYS,
+    f"{NAMESPACE}:domains[].spf": SPF_KEYS,
+    f"{NAMESPACE}:domains[].dkim": DKIM_KEYS,
+    f"{NAMESPACE}:domains[].dkim.selectors[]": SELECTOR_KEYS,
+    f"{NAMESPACE}:domains[].dmarc": DMARC_KEYS,
+    f"{NAMESPACE}:domains[].mtaSts": MTA_STS_KEYS,
+    f"{NAMESPACE}:domains[].tlsRpt": TLS_RPT_KEYS,
+    f"{NAMESPACE}:domains[].bimi": BIMI_KEYS,
+    f"{NAMESPACE}:domains[].smtp": SMTP_KEYS,
+    f"{NAMESPACE}:keys": KEYS_KEYS,
+    f"{NAMESPACE}:network": NETWORK_KEYS,
+    f"{NAMESPACE}:compliance": COMPLIANCE_KEYS,
+    f"{NAMESPACE}:relay": RELAY_KEYS,
+}
+OTHER_KEYS = ("aws:region",)  # read from another namespace
+
+
+def config_keys() -> frozenset[str]:
+    """Every key the config model reads, e.g. ``mailinfra:domains[].dkim.selectors[].retireAfter``.
+
+    ``domainDefaults`` takes any ``domains[]`` key but ``name`` (``mailinfra:domainDefaults.<key>``).
+    """
+    keys = set(OTHER_KEYS)
+    for section, names in SECTIONS.items():
+        joiner = ":" if section == NAMESPACE else "."
+        keys.update(f"{section}{joiner}{name}" for name in names)
+        if section != NAMESPACE:
+            keys.add(section)
+    domain, defaults = f"{NAMESPACE}:domains[]", f"{NAMESPACE}:domainDefaults"
+    keys.update(defaults + k[len(domain) :] for k in list(keys) if k.startswith(domain + ".") and k != f"{domain}.name")
+    return frozenset(keys)
+
+
+def domain_path(index: int, name: str) -> str:
+    return f"{NAMESPACE}.domains[{index}]({name})"
+
+
+def _under_secret(path: str, secret_keys: Iterable[str]) -> bool:
+    """``mailinfra.compliance.x`` is secret when ``mailinfra:compliance`` holds a secure value."""
+    secret = set(secret_keys)
+    if not secret:
+        return False
+    if path in secret:
+        return True
+    head, dot, rest = path.partition(".")
+    if not dot or ":" in head:
+        return False
+    top = re.match(r"[^.\[(]+", rest)
+    return top is not None and f"{head}:{top.group(0)}" in secret
+
+
+def _camel(name: str) -> str:
+    first, *more = name.split("_")
+    return first + "".join(part[:1].upper() + part[1:] for part in more)
+
+
+def argument_key(argument: str, value: Any, keys: Mapping[str, tuple[str, Any]]) -> str | None:
+    """The stack-file key of a component argument, or None when ``keys`` does not map it.
+
+    ``keys``: argument (or dotted prefix such as ``tags.environment``) -> (key path, the
+    configured value); the longest mapped prefix wins. The rest of the argument is
+    camel-cased (``selectors[1].retire_after`` -> ``<key>[1].retireAfter``); an argument
+    naming a whole list gets the index of ``value`` in the configured list.
+    """
+    cuts = [m.start() for m in re.finditer(r"[.\[]", argument)]
+    for end in (len(argument), *reversed(cuts)):
+        if argument[:end] in keys:
+            break
+    else:
+        return None
+    path, configured = keys[argument[:end]]
+    rest = re.sub(r"[A-Za-z_][A-Za-z0-9_]*", lambda m: _camel(m.group(0)), argument[end:])
+    if not rest and isinstance(configured, (list, tuple)) and not isinstance(value, (list, tuple)):
+        hits = [i for i, item in enumerate(configured) if item == value]
+        if len(hits) == 1:
+            rest = f"[{hits[0]}]"
+    return path + rest
 
 
 # --------------------------------------------------------------------------- readers
 
 
 class _Obj:
-    """A mapping being read at ``path``; ``done()`` rejects keys nobody asked for."""
+    """A mapping being read at ``path``; keys outside ``allowed`` are refused with a hint."""
 
     def __init__(self, path: str, raw: Any, allowed: Sequence[str]) -> None:
         if not isinstance(raw, Mapping):
@@ -257,11 +469,19 @@ class _Obj:
             raise ConfigError(self.sub(key), None, "is required")
         return self.raw[key]
 
+    def items(self, key: str, default: Sequence[Any] = ()) -> list[tuple[str, Any]]:
+        """(path, value) of each entry of the list at ``key``."""
+        path = self.sub(key)
+        return [(f"{path}[{i}]", v) for i, v in enumerate(_list(path, self.get(key, list(default))))]
 
-def _str(path: str, value: Any, *, pattern: str | None = None, what: str = "a string") -> str:
+
+def _str(
+    path: str, value: Any, *, pattern: str | None = None, test: Callable[[str], bool] | None = None, what: str = "a string"
+) -> str:
+    """A non-blank string matching ``pattern`` and passing ``test`` (a standards predicate)."""
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(path, value, f"must be {what}")
-    if pattern and not re.fullmatch(pattern, value):
+    if (pattern and not re.fullmatch(pattern, value)) or (test is not None and not test(value)):
         raise ConfigError(path, value, f"must be {what}")
     return value
 
@@ -297,6 +517,8 @@ def _list(path: str, value: Any) -> list[Any]:
 
 
 def _date(path: str, value: Any) -> _dt.date:
+    if isinstance(value, _dt.datetime):  # a YAML timestamp with a time: not a day
+        raise ConfigError(path, value, "must be a date YYYY-MM-DD")
     if isinstance(value, _dt.date):
         return value
     try:
@@ -306,42 +528,32 @@ def _date(path: str, value: Any) -> _dt.date:
 
 
 def domain_name(path: str, value: Any) -> str:
-    """A hostname: LDH labels, 2+ labels, at most 253 characters, lowercase out."""
+    """A host name (standards' is_hostname: LDH labels, 2+ labels, <= 253), lowercase, one trailing dot allowed."""
     if not isinstance(value, str):
         raise ConfigError(path, value, "must be a domain name")
-    name = value.strip().rstrip(".").lower()
-    label = r"(?!-)[a-z0-9_-]{1,63}(?<!-)"
-    if len(name) > 253 or not re.fullmatch(rf"{label}(\.{label})+", name):
-        raise ConfigError(path, value, "must be a domain name")
+    text = value.strip()
     try:
-        dns.name.from_text(name)
-    except Exception:  # noqa: BLE001 - dnspython raises several types
-        raise ConfigError(path, value, "must be a domain name") from None
-    if re.fullmatch(r"[0-9.]+", name):
+        ipaddress.ip_address(text)
+    except ValueError:
+        pass
+    else:
         raise ConfigError(path, value, "must be a domain name, not an address")
-    return name
-
-
-_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@((?!-)[A-Za-z0-9-]{1,63}(?<!-)\.)+[A-Za-z]{2,63}")
+    if not is_hostname(text):
+        raise ConfigError(path, value, "must be a domain name")
+    return normalize_host(text)
 
 
 def email(path: str, value: Any) -> str:
-    if not isinstance(value, str) or not _EMAIL.fullmatch(value):
+    """A plain address (the standards' address rule, the one mailto: URIs use too)."""
+    if address_domain(value) is None:
         raise ConfigError(path, value, "must be an email address")
-    return value
-
-
-def mailto(path: str, value: Any) -> str:
-    """A report destination: ``mailto:`` URI or bare address (normalised to mailto:)."""
-    if isinstance(value, str) and value.lower().startswith("mailto:"):
-        email(path, value[7:])
-        return "mailto:" + value[7:]
-    return "mailto:" + email(path, value)
+    return str(value)
 
 
 def https_url(path: str, value: Any) -> str:
-    if not isinstance(value, str) or not re.fullmatch(r"https://[A-Za-z0-9.-]+(:\d+)?(/[^\s]*)?", value):
-        raise ConfigError(path, value, "must be an https:// URL")
+    """An https:// URL with a valid host and port (no credentials)."""
+    if not isinstance(value, str) or https_host(value) is None:
+        raise ConfigError(path, value, "must be an https:// URL with a host name (and a port up to 65535)")
     return value
 
 
@@ -352,164 +564,189 @@ def cidr(path: str, value: Any) -> str:
         raise ConfigError(path, value, "must be a CIDR block such as 203.0.113.0/24") from None
 
 
-def ip_network(path: str, value: Any, version: int) -> str:
-    try:
-        net = ipaddress.ip_network(str(value), strict=False)
-    except ValueError:
-        raise ConfigError(path, value, f"must be an IPv{version} address or CIDR") from None
-    if net.version != version:
-        raise ConfigError(path, value, f"must be an IPv{version} address or CIDR")
+def region_name(path: str, value: Any) -> str:
+    if not is_aws_region(value):
+        raise ConfigError(path, value, "must be an AWS region such as eu-west-1")
     return str(value)
 
 
-_ARN = r"arn:aws[a-z-]*:iam::\d{12}:(root|(user|role)(/[\w+=,.@-]+)+)"
-_REGION = r"[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d"
+def _fits_provider(path: str, value: Any, provider: str, name: str, text: str) -> None:
+    """The provider takes the TXT value (Route53: 255-byte strings; Cloudflare: record size)."""
+    if provider == "cloudflare":
+        problems = _standard(path, value, txt.check_cloudflare_txt, _standard(path, value, txt.cloudflare_txt, text), name)
+    else:
+        problems = _standard(path, value, txt.check_route53_txt, _standard(path, value, txt.route53_txt, text))
+    if problems:
+        raise ConfigError(path, value, str(problems[0]))
 
 
 # --------------------------------------------------------------------------- sections
 
 
-def _spf(path: str, raw: Any) -> SpfConfig:
-    o = _Obj(path, raw, ("includes", "ip4", "ip6", "a", "mx", "all"))
-    includes = tuple(domain_name(f"{o.sub('includes')}[{i}]", v) for i, v in enumerate(_list(o.sub("includes"), o.get("includes", []))))
-    ip4 = tuple(ip_network(f"{o.sub('ip4')}[{i}]", v, 4) for i, v in enumerate(_list(o.sub("ip4"), o.get("ip4", []))))
-    ip6 = tuple(ip_network(f"{o.sub('ip6')}[{i}]", v, 6) for i, v in enumerate(_list(o.sub("ip6"), o.get("ip6", []))))
+def _spf(path: str, raw: Any, domain: str, provider: str) -> SpfConfig:
+    o = _Obj(path, raw, SPF_KEYS)
+    includes, ip4, ip6 = o.items("includes"), o.items("ip4"), o.items("ip6")
+    a, mx = _bool(o.sub("a"), o.get("a", False)), _bool(o.sub("mx"), o.get("mx", False))
+    # '+all' and '?all' let anyone send: the standard parses them, this project refuses them.
     qualifier = _choice(o.sub("all"), o.get("all", "-"), ("-", "~"))
-    lookups = len(set(includes)) + bool(o.get("a", False)) + bool(o.get("mx", False))
-    if lookups > 10:
-        raise ConfigError(o.sub("includes"), list(includes), f"needs {lookups} DNS lookups; RFC 7208 allows 10 (flatten or drop includes)")
+    for p, v in includes:
+        _str(p, v, what="a domain name")
+        record = spf.parse_spf(_standard(p, v, spf.build_spf, includes=[v]))
+        loop = spf.self_reference_problem(domain, record)
+        if loop is not None:
+            raise ConfigError(p, v, str(loop))
+    for p, v in ip4:
+        _standard(p, v, spf.build_spf, ip4=[str(v)])
+    for p, v in ip6:
+        _standard(p, v, spf.build_spf, ip6=[str(v)])
+    names = [normalize_host(v) for _, v in includes]
+    # the whole record: the lookup budget (includes + a + mx) is the standard's to count
+    text = _standard(
+        o.sub("includes"), [v for _, v in includes], spf.build_spf,
+        names, [str(v) for _, v in ip4], [str(v) for _, v in ip6], a=a, mx=mx, all_qualifier=qualifier,
+    )  # fmt: skip
+    _fits_provider(path, raw, provider, domain, text)
     return SpfConfig(
-        includes=tuple(dict.fromkeys(includes)),
-        ip4=ip4,
-        ip6=ip6,
-        a=_bool(o.sub("a"), o.get("a", False)),
-        mx=_bool(o.sub("mx"), o.get("mx", False)),
+        includes=tuple(dict.fromkeys(names)),
+        ip4=tuple(str(v) for _, v in ip4),
+        ip6=tuple(str(v) for _, v in ip6),
+        a=a,
+        mx=mx,
         all=qualifier,
     )
 
 
-_SELECTOR = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*"
-
-
 def _dkim(path: str, raw: Any) -> DkimConfig:
-    o = _Obj(path, raw, ("mode", "selectors", "overlapDays"))
+    o = _Obj(path, raw, DKIM_KEYS)
     mode = _choice(o.sub("mode"), o.get("mode", "easy"), ("easy", "byodkim"))
     selectors = []
-    for i, item in enumerate(_list(o.sub("selectors"), o.get("selectors", []))):
-        p = f"{o.sub('selectors')}[{i}]"
-        s = _Obj(p, item, ("name", "published", "retireAfter"))
-        name = _str(f"{p}.name", s.require("name"), pattern=_SELECTOR, what="a DKIM selector (lowercase letters, digits, hyphens)")
+    for p, item in o.items("selectors"):
+        s = _Obj(p, item, SELECTOR_KEYS)
+        name = s.require("name")
         selectors.append(
             DkimSelector(
-                name=name,
+                name=_standard(f"{p}.name", name, dkim.validate_selector, name),
                 published=_date(f"{p}.published", s.get("published")) if s.has("published") else None,
                 retire_after=_date(f"{p}.retireAfter", s.get("retireAfter")) if s.has("retireAfter") else None,
             )
         )
     names = [s.name for s in selectors]
-    for n in names:
-        if names.count(n) > 1:
-            raise ConfigError(o.sub("selectors"), n, "lists a selector twice")
+    for i, n in enumerate(names):
+        if n in names[:i]:
+            raise ConfigError(f"{o.sub('selectors')}[{i}].name", n, "lists a selector twice")
     if mode == "byodkim" and not selectors:
         raise ConfigError(o.sub("selectors"), [], "BYODKIM needs at least one selector")
     if mode == "easy" and selectors:
         raise ConfigError(o.sub("selectors"), names, "selectors are only for mode byodkim (SES names Easy DKIM selectors)")
-    return DkimConfig(mode=mode, selectors=tuple(selectors), overlap_days=_int(o.sub("overlapDays"), o.get("overlapDays", 7), 2, 90))
-
-
-_POLICIES = ("none", "quarantine", "reject")
-
-
-def _dmarc(path: str, raw: Any, environment: str) -> DmarcConfig:
-    o = _Obj(path, raw, ("policy", "subdomainPolicy", "nonexistentPolicy", "adkim", "aspf", "rua", "ruf", "fo", "testing"))
-    policy = _choice(o.sub("policy"), o.get("policy", DMARC_PRESET[environment]), _POLICIES)
-    fo = o.get("fo")
-    if fo is not None and not re.fullmatch(r"[01ds](:[01ds])*", str(fo)):
-        raise ConfigError(o.sub("fo"), fo, "must be colon-separated options from 0, 1, d, s")
-    return DmarcConfig(
-        policy=policy,
-        subdomain_policy=_choice(o.sub("subdomainPolicy"), o.get("subdomainPolicy"), _POLICIES) if o.has("subdomainPolicy") else None,
-        nonexistent_policy=_choice(o.sub("nonexistentPolicy"), o.get("nonexistentPolicy"), _POLICIES) if o.has("nonexistentPolicy") else None,
-        adkim=_choice(o.sub("adkim"), o.get("adkim", "s"), ("r", "s")),
-        aspf=_choice(o.sub("aspf"), o.get("aspf", "s"), ("r", "s")),
-        rua=tuple(mailto(f"{o.sub('rua')}[{i}]", v) for i, v in enumerate(_list(o.sub("rua"), o.get("rua", [])))),
-        ruf=tuple(mailto(f"{o.sub('ruf')}[{i}]", v) for i, v in enumerate(_list(o.sub("ruf"), o.get("ruf", [])))),
-        fo=str(fo) if fo is not None else None,
-        testing=_bool(o.sub("testing"), o.get("testing", False)),
+    return DkimConfig(
+        mode=mode, selectors=tuple(selectors), overlap_days=_int(o.sub("overlapDays"), o.get("overlapDays", 7), 2, 90)
     )
 
 
-def _mx_pattern(path: str, value: Any) -> str:
-    if isinstance(value, str) and value.startswith("*."):
-        return "*." + domain_name(path, value[2:])
-    return domain_name(path, value)
+def _dmarc(path: str, raw: Any, environment: str, domain: str, provider: str) -> tuple[DmarcConfig, dmarc.DmarcRecord]:
+    o = _Obj(path, raw, DMARC_KEYS)
+    policy = _choice(o.sub("policy"), o.get("policy", DMARC_PRESET[environment]), dmarc.POLICIES)
+    sub = _choice(o.sub("subdomainPolicy"), o.get("subdomainPolicy"), dmarc.POLICIES) if o.has("subdomainPolicy") else None
+    nonexistent = (
+        _choice(o.sub("nonexistentPolicy"), o.get("nonexistentPolicy"), dmarc.POLICIES) if o.has("nonexistentPolicy") else None
+    )
+    adkim = _choice(o.sub("adkim"), o.get("adkim", DmarcConfig.adkim), dmarc.ALIGNMENT_MODES)
+    aspf = _choice(o.sub("aspf"), o.get("aspf", DmarcConfig.aspf), dmarc.ALIGNMENT_MODES)
+    uris: dict[str, tuple[str, ...]] = {}
+    for tag in ("rua", "ruf"):
+        out: list[str] = []
+        for p, v in o.items(tag):
+            if not isinstance(v, str) or mailto_domain(v if v.lower().startswith("mailto:") else f"mailto:{v}") is None:
+                raise ConfigError(p, v, "must be an email address or mailto: URI")
+            one = dmarc.parse_dmarc(
+                _standard(p, v, dmarc.build_dmarc, "none", rua=[v] if tag == "rua" else (), ruf=[v] if tag == "ruf" else ())
+            )
+            out.extend(one.rua if tag == "rua" else one.ruf)
+        uris[tag] = tuple(out)
+    fo = str(o.get("fo")) if o.has("fo") else None
+    if fo is not None:
+        _standard(o.sub("fo"), o.get("fo"), dmarc.build_dmarc, "none", fo=fo)
+    testing = _bool(o.sub("testing"), o.get("testing", False))
+    text = _standard(
+        path, raw, dmarc.build_dmarc, policy, sp=sub, np=nonexistent, adkim=adkim, aspf=aspf,
+        rua=uris["rua"], ruf=uris["ruf"], fo=fo, t="y" if testing else None,
+    )  # fmt: skip
+    _fits_provider(path, raw, provider, dmarc.dmarc_name(domain), text)
+    cfg = DmarcConfig(
+        policy=policy, subdomain_policy=sub, nonexistent_policy=nonexistent, adkim=adkim, aspf=aspf,
+        rua=uris["rua"], ruf=uris["ruf"], fo=fo, testing=testing,
+    )  # fmt: skip
+    return cfg, dmarc.parse_dmarc(text)
 
 
 def _mta_sts(path: str, raw: Any, environment: str) -> MtaStsConfig:
-    o = _Obj(path, raw, ("mode", "maxAge", "mx", "enabled"))
-    mode = _choice(o.sub("mode"), o.get("mode", MTA_STS_PRESET[environment]), ("enforce", "testing", "none"))
-    mx = tuple(_mx_pattern(f"{o.sub('mx')}[{i}]", v) for i, v in enumerate(_list(o.sub("mx"), o.get("mx", []))))
+    o = _Obj(path, raw, MTA_STS_KEYS)
+    mode = _choice(o.sub("mode"), o.get("mode", MTA_STS_PRESET[environment]), mtasts.MODES)
+    mx = tuple(_standard(p, v, mtasts.check_mx_pattern, v) for p, v in o.items("mx"))
     enabled = _bool(o.sub("enabled"), o.get("enabled", True))
-    if enabled and mode != "none" and not mx:
-        raise ConfigError(o.sub("mx"), [], f"mode {mode} needs at least one MX pattern")
-    return MtaStsConfig(mode=mode, max_age=_int(o.sub("maxAge"), o.get("maxAge", 604800), 86400, 31557600), mx=mx, enabled=enabled)
+    # At least a day: receivers cache the policy this long (RFC 8461 recommends weeks).
+    max_age = _int(o.sub("maxAge"), o.get("maxAge", 604800), 86400, mtasts.MAX_AGE_MAX)
+    if enabled:
+        _standard(o.sub("mx"), list(mx), mtasts.build_policy, mode, mx, max_age)
+    return MtaStsConfig(mode=mode, max_age=max_age, mx=mx, enabled=enabled)
 
 
-def _report_uri(path: str, value: Any) -> str:
-    if isinstance(value, str) and value.startswith("https://"):
-        return https_url(path, value)
-    return mailto(path, value)
-
-
-def _tls_rpt(path: str, raw: Any) -> TlsRptConfig:
-    o = _Obj(path, raw, ("rua",))
-    rua = tuple(_report_uri(f"{o.sub('rua')}[{i}]", v) for i, v in enumerate(_list(o.sub("rua"), o.require("rua"))))
+def _tls_rpt(path: str, raw: Any, domain: str, provider: str) -> TlsRptConfig:
+    o = _Obj(path, raw, TLS_RPT_KEYS)
+    o.require("rua")
+    rua = tuple(tlsrpt.parse_tlsrpt(_standard(p, v, tlsrpt.build_tlsrpt, [v])).rua[0] for p, v in o.items("rua"))
     if not rua:
         raise ConfigError(o.sub("rua"), [], "needs at least one mailto: or https: destination")
+    _fits_provider(o.sub("rua"), list(rua), provider, tlsrpt.txt_name(domain), tlsrpt.build_tlsrpt(rua))
     return TlsRptConfig(rua=rua)
 
 
-def _bimi(path: str, raw: Any) -> BimiConfig:
-    o = _Obj(path, raw, ("logo", "authority", "selector"))
-    logo = https_url(o.sub("logo"), o.require("logo"))
-    if not logo.lower().endswith(".svg"):
-        raise ConfigError(o.sub("logo"), logo, "must be an https:// URL of an SVG Tiny PS file (.svg)")
-    return BimiConfig(
-        logo=logo,
-        authority=https_url(o.sub("authority"), o.get("authority")) if o.has("authority") else None,
-        selector=_str(o.sub("selector"), o.get("selector", "default"), pattern=_SELECTOR, what="a BIMI selector"),
+def _bimi(path: str, raw: Any, domain: str, provider: str) -> BimiConfig:
+    o = _Obj(path, raw, BIMI_KEYS)
+    logo = _str(o.sub("logo"), o.require("logo"), what="an https:// URL of an SVG Tiny PS logo (.svg)")
+    _standard(o.sub("logo"), logo, bimi.build_bimi, logo)
+    authority = (
+        _str(o.sub("authority"), o.get("authority"), what="an https:// URL of a VMC/CMC (.pem)") if o.has("authority") else None
     )
+    text = _standard(o.sub("authority"), authority, bimi.build_bimi, logo, authority)
+    selector = o.get("selector", BimiConfig.selector)
+    name = _standard(o.sub("selector"), selector, bimi.bimi_name, domain, selector)
+    _fits_provider(path, raw, provider, name, text)
+    return BimiConfig(logo=logo, authority=authority, selector=str(selector).lower())
 
 
 def _zone(path: str, name: str, raw: Any) -> ZoneConfig:
-    o = _Obj(path, raw, ("provider", "zoneId", "accountId", "dnssec"))
+    o = _Obj(path, raw, ZONE_KEYS)
     provider = _choice(o.sub("provider"), o.require("provider"), PROVIDERS)
     if provider == "route53":
-        zone_id = _str(o.sub("zoneId"), o.require("zoneId"), pattern=r"Z[A-Z0-9]{1,31}", what="a Route53 hosted zone id (Z...)")
+        zone_id = _str(o.sub("zoneId"), o.require("zoneId"), test=aws.is_route53_zone_id, what="a Route53 hosted zone id (Z...)")
     else:
         zone_id = _str(o.sub("zoneId"), o.require("zoneId"), pattern=r"[0-9a-f]{32}", what="a Cloudflare zone id (32 hex digits)")
     account_id = o.get("accountId")
     if provider == "cloudflare":
-        account_id = _str(o.sub("accountId"), o.require("accountId"), pattern=r"[0-9a-f]{32}", what="a Cloudflare account id (32 hex digits)")
+        account_id = _str(
+            o.sub("accountId"), o.require("accountId"), pattern=r"[0-9a-f]{32}", what="a Cloudflare account id (32 hex digits)"
+        )
     elif account_id is not None:
         raise ConfigError(o.sub("accountId"), account_id, "is only for Cloudflare zones")
     dnssec = _bool(o.sub("dnssec"), o.get("dnssec", False))
     if dnssec and provider != "route53":
-        raise ConfigError(o.sub("dnssec"), dnssec, "DNSSEC signing is declared here for Route53 zones only; Cloudflare signs in its dashboard")
+        raise ConfigError(
+            o.sub("dnssec"), dnssec, "DNSSEC signing is declared here for Route53 zones only; Cloudflare signs in its dashboard"
+        )
     return ZoneConfig(name=name, provider=provider, zone_id=zone_id, account_id=account_id, dnssec=dnssec)
 
 
-DOMAIN_KEYS = ("name", "zone", "spf", "dkim", "dmarc", "mtaSts", "tlsRpt", "bimi", "mailFrom", "marketing", "ttl", "contactTopics", "mxHosts", "dedicatedIpPool", "smtp")
-
-
 def _smtp(path: str, raw: Any) -> SmtpConfig:
-    o = _Obj(path, raw, ("keyGenerations", "activeKey", "port"))
+    o = _Obj(path, raw, SMTP_KEYS)
     gens = tuple(
-        _str(f"{o.sub('keyGenerations')}[{i}]", str(v), pattern=r"[a-z0-9][a-z0-9-]{0,15}", what="a key generation label such as 1 or 2026a")
-        for i, v in enumerate(_list(o.sub("keyGenerations"), o.get("keyGenerations", ["1"])))
+        _str(p, str(v), test=lambda g: KEY_GENERATION.match(g) is not None, what="a key generation label such as 1 or 2026a")
+        for p, v in o.items("keyGenerations", ["1"])
     )
     if not 1 <= len(gens) <= 2:
-        raise ConfigError(o.sub("keyGenerations"), list(gens), "must list one or two access-key generations (IAM allows two keys per user)")
+        raise ConfigError(
+            o.sub("keyGenerations"), list(gens), "must list one or two access-key generations (IAM allows two keys per user)"
+        )
     if len(set(gens)) != len(gens):
         raise ConfigError(o.sub("keyGenerations"), list(gens), "lists a generation twice")
     active = str(o.get("activeKey")) if o.has("activeKey") else None
@@ -543,49 +780,67 @@ def _domain(path: str, raw: Any, defaults: Mapping[str, Any], zones: Mapping[str
     if o.has("zone"):
         zone_name = domain_name(o.sub("zone"), o.get("zone"))
         if zone_name not in zones:
-            raise ConfigError(o.sub("zone"), zone_name, f"is not declared under mailinfra:zones (declared: {', '.join(sorted(zones)) or 'none'})")
+            raise ConfigError(
+                o.sub("zone"),
+                o.get("zone"),
+                f"is not declared under mailinfra:zones (declared: {', '.join(sorted(zones)) or 'none'})",
+            )
     else:
-        candidates = [z for z in zones if name == z or name.endswith("." + z)]
-        if not candidates:
+        found = zone_for(name, zones)
+        if found is None:
             raise ConfigError(o.sub("zone"), None, f"no zone under mailinfra:zones contains {name}")
-        zone_name = max(candidates, key=len)
-    if not (name == zone_name or name.endswith("." + zone_name)):
-        raise ConfigError(o.sub("zone"), zone_name, f"does not contain the domain {name}")
-    mail_from = _str(o.sub("mailFrom"), o.get("mailFrom", "bounce"), pattern=r"(?!-)[a-z0-9-]{1,63}(?<!-)", what="a single DNS label such as 'bounce'")
+        zone_name = found
+    if not in_zone(name, zone_name):
+        raise ConfigError(o.sub("zone"), o.get("zone"), f"does not contain the domain {name}")
+    provider = zones[zone_name].provider
+    mail_from = _str(o.sub("mailFrom"), o.get("mailFrom", "bounce"), what="a single DNS label such as 'bounce'")
+    if "." in mail_from or mail_from != mail_from.lower() or not is_hostname(f"{mail_from}.{name}"):
+        raise ConfigError(o.sub("mailFrom"), mail_from, "must be a single DNS label, lowercase, such as 'bounce'")
     if mail_from in ("_dmarc", "mta-sts"):
         raise ConfigError(o.sub("mailFrom"), mail_from, "collides with a reserved name")
-    tls_raw = o.get("tlsRpt")
-    if tls_raw is None:
+    if not o.has("tlsRpt"):
         raise ConfigError(o.sub("tlsRpt"), None, "is required (TLS-RPT reports are how MTA-STS failures are seen)")
-    dmarc = _dmarc(o.sub("dmarc"), o.get("dmarc", {}), environment)
-    bimi = _bimi(o.sub("bimi"), o.get("bimi")) if o.has("bimi") else None
-    if bimi is not None and (dmarc.policy == "none" or dmarc.testing or dmarc.subdomain_policy == "none"):
-        raise ConfigError(o.sub("bimi"), bimi.logo, f"BIMI needs DMARC quarantine or reject, not in testing (dmarc.policy is {dmarc.policy}, testing {str(dmarc.testing).lower()})")
+    dmarc_cfg, dmarc_record = _dmarc(o.sub("dmarc"), o.get("dmarc", {}), environment, name, provider)
+    # SES's custom MAIL FROM is <mailFrom>.<domain>: the standard says whether SPF can align.
+    alignment = dmarc.spf_alignment_problem(dmarc_cfg.aspf, name, f"{mail_from}.{name}")
+    if alignment is not None:
+        raise ConfigError(
+            o.sub("dmarc") + ".aspf", dmarc_cfg.aspf, f"{alignment} (SES's MAIL FROM is always <mailFrom>.<domain>)"
+        )
+    bimi_cfg = _bimi(o.sub("bimi"), o.get("bimi"), name, provider) if o.has("bimi") else None
+    if bimi_cfg is not None:
+        problems = bimi.dmarc_precondition(dmarc_record)
+        if problems:
+            settings = f"dmarc.policy is {dmarc_cfg.policy}, subdomainPolicy {dmarc_cfg.subdomain_policy or 'unset'}, testing {str(dmarc_cfg.testing).lower()}"
+            raise ConfigError(o.sub("bimi"), o.get("bimi"), f"{'; '.join(problems)} ({settings}): enforce DMARC or remove bimi")
     return DomainConfig(
         name=name,
         zone=zones[zone_name],
-        spf=_spf(o.sub("spf"), o.get("spf", {})),
+        spf=_spf(o.sub("spf"), o.get("spf", {}), name, provider),
         dkim=_dkim(o.sub("dkim"), o.get("dkim", {})),
-        dmarc=dmarc,
+        dmarc=dmarc_cfg,
         mta_sts=_mta_sts(o.sub("mtaSts"), o.get("mtaSts", {}), environment),
-        tls_rpt=_tls_rpt(o.sub("tlsRpt"), tls_raw),
-        bimi=bimi,
+        tls_rpt=_tls_rpt(o.sub("tlsRpt"), o.get("tlsRpt"), name, provider),
+        bimi=bimi_cfg,
         mail_from=mail_from,
         marketing=_bool(o.sub("marketing"), o.get("marketing", True)),
         ttl=_int(o.sub("ttl"), o.get("ttl", 3600), 60, 86400),
         contact_topics=tuple(
-            _str(f"{o.sub('contactTopics')}[{i}]", v, pattern=r"[A-Za-z0-9_-]{1,64}", what="a topic name (letters, digits, _ and -)")
-            for i, v in enumerate(_list(o.sub("contactTopics"), o.get("contactTopics", ["newsletter"])))
+            _str(p, v, test=aws.is_ses_name, what="a topic name (letters, digits, _ and -)")
+            for p, v in o.items("contactTopics", ["newsletter"])
         ),
-        mx_hosts=tuple(domain_name(f"{o.sub('mxHosts')}[{i}]", v) for i, v in enumerate(_list(o.sub("mxHosts"), o.get("mxHosts", [])))),
+        mx_hosts=tuple(domain_name(p, v) for p, v in o.items("mxHosts")),
         dedicated_ip_pool=_bool(o.sub("dedicatedIpPool"), o.get("dedicatedIpPool", False)),
         smtp=_smtp(o.sub("smtp"), o.get("smtp", {})),
     )
 
 
 def _keys(path: str, raw: Any, environment: str) -> KeysConfig:
-    o = _Obj(path, raw, ("admins", "users", "rotationDays", "deletionWindowDays", "perDomain", "alertEmail", "alias"))
-    admins = tuple(_str(f"{o.sub('admins')}[{i}]", v, pattern=_ARN, what="an IAM user, role or account-root ARN") for i, v in enumerate(_list(o.sub("admins"), o.require("admins"))))
+    o = _Obj(path, raw, KEYS_KEYS)
+    o.require("admins")
+    admins = tuple(
+        _str(p, v, test=aws.is_iam_principal_arn, what="an IAM user, role or account-root ARN") for p, v in o.items("admins")
+    )
     if not admins:
         raise ConfigError(o.sub("admins"), [], "needs at least one key administrator")
     window = _int(o.sub("deletionWindowDays"), o.get("deletionWindowDays", 30), 7, 30)
@@ -593,76 +848,109 @@ def _keys(path: str, raw: Any, environment: str) -> KeysConfig:
         raise ConfigError(o.sub("deletionWindowDays"), window, "must be 30 in prod (a deleted key is unrecoverable)")
     return KeysConfig(
         admins=admins,
-        users=tuple(_str(f"{o.sub('users')}[{i}]", v, pattern=_ARN, what="an IAM user, role or account-root ARN") for i, v in enumerate(_list(o.sub("users"), o.get("users", [])))),
+        users=tuple(
+            _str(p, v, test=aws.is_iam_principal_arn, what="an IAM user, role or account-root ARN") for p, v in o.items("users")
+        ),
         rotation_days=_int(o.sub("rotationDays"), o.get("rotationDays", 365), 90, 365),
         deletion_window_days=window,
         per_domain=_bool(o.sub("perDomain"), o.get("perDomain", False)),
         alert_email=email(o.sub("alertEmail"), o.get("alertEmail")) if o.has("alertEmail") else None,
-        alias=_str(o.sub("alias"), o.get("alias", "mailinfra"), pattern=r"(?!alias/|aws/)[A-Za-z0-9/_-]{1,200}", what="a KMS alias name without the alias/ prefix (aws/ is reserved)"),
+        # at most 200: per-domain keys append "-<domain>" (KMS allows 250 after alias/)
+        alias=_str(
+            o.sub("alias"),
+            o.get("alias", "mailinfra"),
+            pattern=r".{1,200}",
+            test=aws.is_kms_alias_name,
+            what="a KMS alias name without the alias/ prefix (aws/ is reserved)",
+        ),
     )
 
 
 def _network(path: str, raw: Any) -> NetworkConfig:
-    o = _Obj(path, raw, ("vpcId", "subnetIds", "vpcCidr", "allowedCidrs", "ports"))
-    allowed = tuple(cidr(f"{o.sub('allowedCidrs')}[{i}]", v) for i, v in enumerate(_list(o.sub("allowedCidrs"), o.require("allowedCidrs"))))
-    for i, c in enumerate(allowed):
-        if ipaddress.ip_network(c).prefixlen == 0:
-            raise ConfigError(f"{o.sub('allowedCidrs')}[{i}]", c, "opens SMTP to the whole internet; list the networks that may send")
+    o = _Obj(path, raw, NETWORK_KEYS)
+    o.require("allowedCidrs")
+    allowed = []
+    for p, v in o.items("allowedCidrs"):
+        block = cidr(p, v)
+        if ipaddress.ip_network(block).prefixlen == 0:
+            raise ConfigError(p, v, "opens SMTP to the whole internet; list the networks that may send")
+        allowed.append(block)
     if not allowed:
         raise ConfigError(o.sub("allowedCidrs"), [], "needs at least one network")
-    ports = tuple(_int(f"{o.sub('ports')}[{i}]", v, 1, 65535) for i, v in enumerate(_list(o.sub("ports"), o.get("ports", list(SMTP_PORTS)))))
-    for i, p in enumerate(ports):
-        if p not in SMTP_PORTS:
-            raise ConfigError(f"{o.sub('ports')}[{i}]", p, f"must be an SMTP submission port ({', '.join(map(str, SMTP_PORTS))})")
-    subnets = tuple(_str(f"{o.sub('subnetIds')}[{i}]", v, pattern=r"subnet-[0-9a-f]{8,17}", what="a subnet id (subnet-...)") for i, v in enumerate(_list(o.sub("subnetIds"), o.require("subnetIds"))))
+    ports = []
+    for p, v in o.items("ports", SMTP_PORTS):
+        port = _int(p, v, 1, 65535)
+        if port not in SMTP_PORTS:
+            raise ConfigError(p, v, f"must be an SMTP submission port ({', '.join(map(str, SMTP_PORTS))})")
+        ports.append(port)
+    o.require("subnetIds")
+    subnets = tuple(
+        _str(p, v, pattern=r"subnet-[0-9a-f]{8,17}", what="a subnet id (subnet-...)") for p, v in o.items("subnetIds")
+    )
     if not subnets:
         raise ConfigError(o.sub("subnetIds"), [], "needs at least one subnet")
     return NetworkConfig(
         vpc_id=_str(o.sub("vpcId"), o.require("vpcId"), pattern=r"vpc-[0-9a-f]{8,17}", what="a VPC id (vpc-...)"),
         subnet_ids=subnets,
         vpc_cidr=cidr(o.sub("vpcCidr"), o.require("vpcCidr")),
-        allowed_cidrs=allowed,
-        ports=ports,
+        allowed_cidrs=tuple(allowed),
+        ports=tuple(ports),
     )
 
 
 def _compliance(path: str, raw: Any) -> ComplianceConfig:
-    o = _Obj(path, raw, ("postalAddress", "unsubscribeUrl", "oneClickUnsubscribe", "allowedRegions", "logRetentionDays"))
+    o = _Obj(path, raw, COMPLIANCE_KEYS)
     address = _str(o.sub("postalAddress"), o.require("postalAddress"), what="the sender's physical postal address (CAN-SPAM)")
     if len(address.strip()) < 10:
         raise ConfigError(o.sub("postalAddress"), address, "must be a full postal address (CAN-SPAM)")
-    regions = tuple(_str(f"{o.sub('allowedRegions')}[{i}]", v, pattern=_REGION, what="an AWS region such as eu-west-1") for i, v in enumerate(_list(o.sub("allowedRegions"), o.get("allowedRegions", []))))
+    retention = _int(o.sub("logRetentionDays"), o.get("logRetentionDays", 365), 1, LOG_RETENTION_DAYS[-1])
+    if retention not in LOG_RETENTION_DAYS:
+        near = min(LOG_RETENTION_DAYS, key=lambda d: (abs(d - retention), d))
+        raise ConfigError(
+            o.sub("logRetentionDays"),
+            o.get("logRetentionDays"),
+            f"is not a retention CloudWatch Logs accepts (the nearest is {near}; allowed: {', '.join(map(str, LOG_RETENTION_DAYS))})",
+        )
     return ComplianceConfig(
         postal_address=address,
         unsubscribe_url=https_url(o.sub("unsubscribeUrl"), o.require("unsubscribeUrl")),
         one_click_unsubscribe=_bool(o.sub("oneClickUnsubscribe"), o.get("oneClickUnsubscribe", True)),
-        allowed_regions=regions,
-        log_retention_days=_int(o.sub("logRetentionDays"), o.get("logRetentionDays", 365), 1, 3653),
+        allowed_regions=tuple(region_name(p, v) for p, v in o.items("allowedRegions")),
+        log_retention_days=retention,
     )
 
 
 def _relay(path: str, raw: Any) -> RelayConfig:
-    o = _Obj(path, raw, ("maxDeliverySeconds", "senderIps"))
+    o = _Obj(path, raw, RELAY_KEYS)
     ips = []
-    for i, v in enumerate(_list(o.sub("senderIps"), o.get("senderIps", []))):
+    for p, v in o.items("senderIps"):
         try:
             ips.append(str(ipaddress.ip_address(str(v))))
         except ValueError:
-            raise ConfigError(f"{o.sub('senderIps')}[{i}]", v, "must be an IP address the relay sends from") from None
+            raise ConfigError(p, v, "must be an IP address the relay sends from") from None
     return RelayConfig(
         max_delivery_seconds=_int(o.sub("maxDeliverySeconds"), o.get("maxDeliverySeconds", 50400), 300, 50400),
         sender_ips=tuple(ips),
     )
 
 
-TOP_KEYS = (
-    "environment", "owner", "dataClassification", "accountId", "zones", "domains", "domainDefaults",
-    "keys", "network", "compliance", "relay", "nonSendingNames",
-)  # fmt: skip
+def parse_config(raw: Mapping[str, Any], *, stack: str, region: str | None, secret_keys: Iterable[str] = ()) -> StackConfig:
+    """Validate the ``mailinfra:*`` keys (without the namespace) of one stack.
+
+    ``secret_keys``: full config keys (``mailinfra:compliance``, ``aws:region``) whose value
+    is or holds a ``secure:`` value; an error under one of them never shows the value.
+    """
+    secret = frozenset(secret_keys)
+    try:
+        cfg = _parse(raw, stack=stack, region=region)
+    except ConfigError as exc:
+        if not exc.secret and _under_secret(exc.path, secret):
+            raise exc.hidden() from None
+        raise
+    return StackConfig(**{**cfg.__dict__, "secret_keys": secret})
 
 
-def parse_config(raw: Mapping[str, Any], *, stack: str, region: str | None) -> StackConfig:
-    """Validate the ``mailinfra:*`` keys (without the namespace) of one stack."""
+def _parse(raw: Mapping[str, Any], *, stack: str, region: str | None) -> StackConfig:
     p = NAMESPACE
     o = _Obj(p, raw, TOP_KEYS)
     env_default = stack if stack in ENVIRONMENTS else None
@@ -672,7 +960,7 @@ def parse_config(raw: Mapping[str, Any], *, stack: str, region: str | None) -> S
     environment = _choice(o.sub("environment"), env_raw, ENVIRONMENTS)
     if region is None:
         raise ConfigError("aws:region", None, "is required (every resource's region is pinned)")
-    region = _str("aws:region", region, pattern=_REGION, what="an AWS region such as eu-west-1")
+    region = region_name("aws:region", region)
 
     zones_raw = o.require("zones")
     if not isinstance(zones_raw, Mapping) or not zones_raw:
@@ -680,17 +968,18 @@ def parse_config(raw: Mapping[str, Any], *, stack: str, region: str | None) -> S
     zones = {}
     for zname, zraw in zones_raw.items():
         name = domain_name(f"{o.sub('zones')}.{zname}", zname)
-        zones[name] = _zone(f"{o.sub('zones')}.{name}", name, zraw)
+        zones[name] = _zone(f"{o.sub('zones')}.{zname}", name, zraw)
 
     defaults = o.get("domainDefaults", {})
     if not isinstance(defaults, Mapping):
         raise ConfigError(o.sub("domainDefaults"), defaults, "must be a mapping")
     if "name" in defaults:
-        raise ConfigError(o.sub("domainDefaults.name"), defaults["name"], "a default cannot set the domain name")
-    domains_raw = _list(o.sub("domains"), o.require("domains"))
+        raise ConfigError(f"{o.sub('domainDefaults')}.name", defaults["name"], "a default cannot set the domain name")
+    o.require("domains")
+    domains_raw = o.items("domains")
     if not domains_raw:
         raise ConfigError(o.sub("domains"), [], "needs at least one sending domain")
-    domains = tuple(_domain(f"{o.sub('domains')}[{i}]", d, defaults, zones, environment) for i, d in enumerate(domains_raw))
+    domains = tuple(_domain(dp, d, defaults, zones, environment) for dp, d in domains_raw)
     seen: set[str] = set()
     for i, d in enumerate(domains):
         if d.name in seen:
@@ -699,20 +988,28 @@ def parse_config(raw: Mapping[str, Any], *, stack: str, region: str | None) -> S
 
     compliance = _compliance(o.sub("compliance"), o.require("compliance"))
     if compliance.allowed_regions and region not in compliance.allowed_regions:
-        raise ConfigError("aws:region", region, f"is not in mailinfra:compliance.allowedRegions ({', '.join(compliance.allowed_regions)})")
-    non_sending = tuple(domain_name(f"{o.sub('nonSendingNames')}[{i}]", v) for i, v in enumerate(_list(o.sub("nonSendingNames"), o.get("nonSendingNames", []))))
+        raise ConfigError(
+            "aws:region", region, f"is not in mailinfra:compliance.allowedRegions ({', '.join(compliance.allowed_regions)})"
+        )
+    non_sending = tuple(domain_name(np, v) for np, v in o.items("nonSendingNames"))
     for i, n in enumerate(non_sending):
         if n in seen:
             raise ConfigError(f"{o.sub('nonSendingNames')}[{i}]", n, "is also a sending domain")
-        if not any(n == z or n.endswith("." + z) for z in zones):
+        if zone_for(n, zones) is None:
             raise ConfigError(f"{o.sub('nonSendingNames')}[{i}]", n, "is in no zone under mailinfra:zones")
 
     return StackConfig(
         environment=environment,
         region=region,
         owner=_str(o.sub("owner"), o.require("owner"), pattern=r"[\w.@+-]{1,128}", what="an owner name (team or address)"),
-        data_classification=_choice(o.sub("dataClassification"), o.get("dataClassification", "confidential"), ("public", "internal", "confidential", "restricted")),
-        account_id=_str(o.sub("accountId"), o.get("accountId", "123456789012"), pattern=r"\d{12}", what="a 12-digit AWS account id"),
+        data_classification=_choice(
+            o.sub("dataClassification"),
+            o.get("dataClassification", "confidential"),
+            ("public", "internal", "confidential", "restricted"),
+        ),
+        account_id=_str(
+            o.sub("accountId"), o.get("accountId", "123456789012"), test=aws.is_account_id, what="a 12-digit AWS account id"
+        ),
         domains=domains,
         keys=_keys(o.sub("keys"), o.require("keys"), environment),
         compliance=compliance,
@@ -730,20 +1027,33 @@ def _decode(value: Any) -> Any:
         if text[:1] in "[{" or text in ("true", "false"):
             try:
                 return json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested too deep to decode
                 return value
     return value
 
 
-def all_namespace_values(namespace: str = NAMESPACE) -> dict[str, Any]:
-    """Every ``<namespace>:<key>`` value the running program was given, decoded."""
+def _engine_config() -> dict[str, Any]:
     from pulumi.runtime import config as rc
 
     merged: dict[str, Any] = {}
     merged.update(rc.get_config_env())
     merged.update(rc.CONFIG.get())
+    return merged
+
+
+def all_namespace_values(namespace: str = NAMESPACE) -> dict[str, Any]:
+    """Every ``<namespace>:<key>`` value the running program was given, decoded."""
     prefix = namespace + ":"
-    return {k[len(prefix):]: _decode(v) for k, v in merged.items() if k.startswith(prefix)}
+    return {k[len(prefix) :]: _decode(v) for k, v in _engine_config().items() if k.startswith(prefix)}
+
+
+def secret_config_keys() -> frozenset[str]:
+    """The config keys the engine marked secret (``secure:`` values in the stack file)."""
+    from pulumi.runtime import config as rc
+
+    keys = set(rc.get_config_secret_keys_env())
+    keys.update(k for k in _engine_config() if rc.is_config_secret(k))
+    return frozenset(keys)
 
 
 def load() -> StackConfig:
@@ -751,4 +1061,4 @@ def load() -> StackConfig:
     import pulumi
 
     region = pulumi.Config("aws").get("region")
-    return parse_config(all_namespace_values(), stack=pulumi.get_stack(), region=region)
+    return parse_config(all_namespace_values(), stack=pulumi.get_stack(), region=region, secret_keys=secret_config_keys())

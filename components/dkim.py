@@ -101,10 +101,10 @@ class DkimSelector:
 @dataclass(frozen=True)
 class SelectorPlan:
     today: _dt.date
-    signing: str                 # the selector SES signs with
-    publish: tuple[str, ...]     # selectors whose TXT record is declared (config order)
-    pending: tuple[str, ...]     # listed, published date still in the future
-    retired: tuple[str, ...]     # withdrawn after the overlap
+    signing: str  # the selector SES signs with
+    publish: tuple[str, ...]  # selectors whose TXT record is declared (config order)
+    pending: tuple[str, ...]  # listed, published date still in the future
+    retired: tuple[str, ...]  # withdrawn after the overlap
     next_change: _dt.date | None  # the next day on which this plan changes (deploy then)
 
 
@@ -121,7 +121,9 @@ def _check_selectors(selectors: Sequence[SelectorLike], overlap_days: int) -> No
         try:
             name = dkim_std.validate_selector(s.name)
         except DkimError:
-            raise SelectorPlanError(f"{where}.name", s.name, "must be a DKIM selector (lowercase letters, digits, inner hyphens)") from None
+            raise SelectorPlanError(
+                f"{where}.name", s.name, "must be a DKIM selector (lowercase letters, digits, inner hyphens)"
+            ) from None
         if name != s.name or len(name) > 63:
             raise SelectorPlanError(f"{where}.name", s.name, "must be lowercase and at most 63 characters (SES limit)")
         if name in seen:
@@ -135,9 +137,17 @@ def _check_selectors(selectors: Sequence[SelectorLike], overlap_days: int) -> No
             undated_seen = True
         else:
             if undated_seen:
-                raise SelectorPlanError(f"{where}.published", s.published, "a dated selector may not follow an undated one; list selectors oldest first")
+                raise SelectorPlanError(
+                    f"{where}.published",
+                    s.published,
+                    "a dated selector may not follow an undated one; list selectors oldest first",
+                )
             if last_date is not None and s.published <= last_date:
-                raise SelectorPlanError(f"{where}.published", s.published, f"must be after the previous selector's date {last_date.isoformat()}; list selectors oldest first")
+                raise SelectorPlanError(
+                    f"{where}.published",
+                    s.published,
+                    f"must be after the previous selector's date {last_date.isoformat()}; list selectors oldest first",
+                )
             last_date = s.published
         if s.retire_after is not None and s.published is not None and s.retire_after < s.published:
             raise SelectorPlanError(f"{where}.retire_after", s.retire_after, "is before the selector's published date")
@@ -222,9 +232,7 @@ def _plan_on(
     return (signing, tuple(publish), tuple(pending), tuple(retired)), sorted({d for d in changes if d > today})
 
 
-def plan_selectors(
-    selectors: Sequence[SelectorLike], today: _dt.date, overlap_days: int = DEFAULT_OVERLAP_DAYS
-) -> SelectorPlan:
+def plan_selectors(selectors: Sequence[SelectorLike], today: _dt.date, overlap_days: int = DEFAULT_OVERLAP_DAYS) -> SelectorPlan:
     """Which selectors to publish and which one signs on ``today`` (see the module docstring)."""
     if not isinstance(today, _dt.date) or isinstance(today, _dt.datetime):
         raise SelectorPlanError("today", today, "must be a date")
@@ -404,9 +412,7 @@ class ByoDkim(pulumi.ComponentResource):
     on the DNS records so the record of a new signing selector exists first.
     """
 
-    def __init__(
-        self, name: str, args: ByoDkimArgs, keystore: KeyStore, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, args: ByoDkimArgs, keystore: KeyStore, opts: pulumi.ResourceOptions | None = None) -> None:
         if not isinstance(args, ByoDkimArgs):
             raise KeyStoreError("args", type(args).__name__, "must be a ByoDkimArgs")
         if not isinstance(keystore, KeyStore):
@@ -419,7 +425,9 @@ class ByoDkim(pulumi.ComponentResource):
         self.records: list[tuple[str, pulumi.Output[str]]] = []
         for selector in plan.publish:
             slug = selector.replace(".", "-")
-            pair = DkimKeyPair(f"{name}-{slug}", selector=selector, key_size=args.key_size, opts=pulumi.ResourceOptions(parent=self))
+            pair = DkimKeyPair(
+                f"{name}-{slug}", selector=selector, key_size=args.key_size, opts=pulumi.ResourceOptions(parent=self)
+            )
             self.key_pairs[selector] = pair
             self.secrets[selector] = keystore.secret(
                 f"{name}-{slug}",

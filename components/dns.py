@@ -1,5 +1,6 @@
 """AuthRecords: a provider-neutral set of authentication records, written to Route53
-(``aws.route53.Record``) or Cloudflare (``cloudflare.DnsRecord``).
+(``aws.route53.Record``) or Cloudflare (``cloudflare.DnsRecord``) by the provider's
+adapter (:mod:`policies.mailinfra_policy.providers`), which owns the resource form.
 
 The record values come from the pure builders in :mod:`components.records`. A record
 whose name or values are only known after deploy (Easy DKIM tokens) is passed as a
@@ -10,19 +11,23 @@ whose name or values are only known after deploy (Easy DKIM tokens) is passed as
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 
-from . import records as rec
+from policies.mailinfra_policy import providers
+from policies.mailinfra_policy.standards._common import in_zone
+from policies.mailinfra_policy.standards.errors import InputError
+
 from .records import DnsRecord
 
-PROVIDERS = ("route53", "cloudflare")
+PROVIDERS = providers.NAMES
 
 
-class AuthRecordsError(ValueError):
-    mailinfra_exit_code = 2
+class AuthRecordsError(InputError):
+    """Invalid AuthRecords arguments (exit 2, one line)."""
 
 
 @dataclass(frozen=True)
@@ -46,14 +51,21 @@ class AuthRecordsArgs:
     tags: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.provider not in PROVIDERS:
-            raise AuthRecordsError(f"provider: must be one of {', '.join(PROVIDERS)} (got {self.provider!r})")
+        try:
+            adapter = providers.adapter(self.provider)
+        except providers.UnknownProviderError as exc:
+            raise AuthRecordsError(f"provider: {exc}") from None
         seen: dict[tuple[str, str], str] = {}
         keys: set[str] = set()
         for r in self.records:
             if isinstance(r, DnsRecord):
-                if not (r.name == self.zone_name or r.name.endswith("." + self.zone_name)):
+                if not in_zone(r.name, self.zone_name):
                     raise AuthRecordsError(f"records: {r.name} is outside the zone {self.zone_name}")
+                if adapter.one_value_per_resource and len(r.values) != 1:
+                    # The builders emit one value per name for TXT/CNAME; give one MX per record.
+                    raise AuthRecordsError(
+                        f"records: {r.name} {r.type} has {len(r.values)} values; {self.provider} takes one per record"
+                    )
                 ident = (r.name, r.type)
                 if ident in seen:
                     raise AuthRecordsError(
@@ -88,69 +100,23 @@ class AuthRecords(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.resources: dict[str, pulumi.CustomResource] = {}
         published: dict[str, pulumi.Input] = {}
+        adapter = providers.adapter(args.provider)
+        resource_class = adapter.resource_class()
         for r in args.records:
             key = record_key(r, args.zone_name)
-            rname = f"{name}-{key}"
-            if args.provider == "route53":
-                res = self._route53(rname, args, r, child)
-            else:
-                res = self._cloudflare(rname, args, r, child)
+            inputs = adapter.resource_inputs(
+                r, args.zone_id, comment=f"mailinfra {r.purpose}", map_values=_deferred if isinstance(r, DeferredRecord) else _now
+            )
+            res = resource_class(f"{name}-{key}", **inputs, opts=child)
             self.resources[key] = res
-            published[key] = res.name  # type: ignore[attr-defined]
+            published[key] = res.name
         self.names = published
         self.register_outputs({"records": published})
 
-    @staticmethod
-    def _route53(rname: str, args: AuthRecordsArgs, r: DnsRecord | DeferredRecord, opts: pulumi.ResourceOptions):
-        import pulumi_aws as aws
 
-        if isinstance(r, DnsRecord):
-            values: pulumi.Input = rec.route53_values(r)
-            name: pulumi.Input[str] = r.name
-        else:
-            rtype = r.type
+def _now(values: Sequence[str], fn: Callable[[Sequence[str]], Any]) -> Any:
+    return fn(values)
 
-            def provider_form(vs: Sequence[str]) -> list[str]:
-                return [rec.route53_txt(v) if rtype == "TXT" else v for v in vs]
 
-            values = pulumi.Output.from_input(r.values).apply(provider_form)
-            name = r.name
-        return aws.route53.Record(
-            rname,
-            zone_id=args.zone_id,
-            name=name,
-            type=r.type,
-            ttl=r.ttl,
-            records=values,
-            allow_overwrite=False,
-            opts=opts,
-        )
-
-    @staticmethod
-    def _cloudflare(rname: str, args: AuthRecordsArgs, r: DnsRecord | DeferredRecord, opts: pulumi.ResourceOptions):
-        import pulumi_cloudflare as cloudflare
-
-        if isinstance(r, DnsRecord):
-            if len(r.values) != 1:
-                # Cloudflare models one value per record; the builders emit one value per
-                # name for TXT/CNAME, and AuthRecords is given one MX per record.
-                raise AuthRecordsError(f"records: {r.name} {r.type} has {len(r.values)} values; Cloudflare takes one per record")
-            content: pulumi.Input[str] = rec.cloudflare_content(r)
-            priority = rec.mx_priority(r) if r.type == "MX" else None
-            name: pulumi.Input[str] = r.name
-        else:
-            content = pulumi.Output.from_input(r.values).apply(lambda vs: vs[0])
-            priority = None
-            name = r.name
-        return cloudflare.DnsRecord(
-            rname,
-            zone_id=args.zone_id,
-            name=name,
-            type=r.type,
-            ttl=r.ttl,
-            content=content,
-            priority=priority,
-            proxied=False,
-            comment=f"mailinfra {r.purpose}",
-            opts=opts,
-        )
+def _deferred(values: pulumi.Input[Sequence[str]], fn: Callable[[Sequence[str]], Any]) -> pulumi.Output[Any]:
+    return pulumi.Output.from_input(values).apply(fn)

@@ -32,16 +32,14 @@ from components.keystore import (
     validate_principals,
     validate_tags,
 )
+from components.relay import check_domain
+from policies.mailinfra_policy.standards import aws as aws_std
 
 __all__ = ["DNSSEC_REGION", "Dnssec", "DnssecArgs", "dnssec_key_policy"]
 
 DNSSEC_REGION = "us-east-1"
 DNSSEC_SERVICE = "dnssec-route53.amazonaws.com"
-_ZONE_ID = re.compile(r"Z[A-Z0-9]{1,31}")
-_ACCOUNT = re.compile(r"\d{12}")
 _KSK_NAME = re.compile(r"[A-Za-z0-9_]{3,128}")
-_DOMAIN = re.compile(r"(?=.{1,253}\Z)((?!-)[a-z0-9-]{1,63}(?<!-)\.)+[a-z][a-z0-9-]{0,62}")
-_ROLE = re.compile(r"arn:aws(?:-cn|-us-gov)?:iam::\d{12}:role(?:/[\w+=,.@-]+)+")
 
 
 @dataclass(frozen=True)
@@ -65,23 +63,26 @@ class DnssecArgs:
 
     def __post_init__(self) -> None:
         validate_environment("environment", self.environment)
-        if not isinstance(self.zone_id, str) or not _ZONE_ID.fullmatch(self.zone_id):
+        if not aws_std.is_route53_zone_id(self.zone_id):
             raise KeyStoreError("zone_id", self.zone_id, "must be a Route53 hosted zone id (Z...)")
-        if not isinstance(self.zone_name, str) or not _DOMAIN.fullmatch(self.zone_name):
-            raise KeyStoreError("zone_name", self.zone_name, "must be a lowercase DNS name without a trailing dot")
-        if not isinstance(self.account_id, str) or not _ACCOUNT.fullmatch(self.account_id):
+        check_domain("zone_name", self.zone_name, KeyStoreError)
+        if not aws_std.is_account_id(self.account_id):
             raise KeyStoreError("account_id", self.account_id, "must be a 12-digit AWS account id")
-        object.__setattr__(self, "admin_principals", validate_principals("admin_principals", self.admin_principals, required=True))
+        object.__setattr__(
+            self, "admin_principals", validate_principals("admin_principals", self.admin_principals, required=True)
+        )
         validate_int("deletion_window_days", self.deletion_window_days, 7, 30)
         if self.environment == "prod" and self.deletion_window_days < 30:
             raise KeyStoreError(
-                "deletion_window_days", self.deletion_window_days, "must be 30 in prod (deleting a signing key breaks resolution of the zone)"
+                "deletion_window_days",
+                self.deletion_window_days,
+                "must be 30 in prod (deleting a signing key breaks resolution of the zone)",
             )
         if self.ksk_name is None:
             object.__setattr__(self, "ksk_name", self.zone_name.replace(".", "_").replace("-", "_") + "_ksk")
         if not isinstance(self.ksk_name, str) or not _KSK_NAME.fullmatch(self.ksk_name):
             raise KeyStoreError("ksk_name", self.ksk_name, "must be 3-128 letters, digits or underscores")
-        if self.assume_role_arn is not None and (not isinstance(self.assume_role_arn, str) or not _ROLE.fullmatch(self.assume_role_arn)):
+        if self.assume_role_arn is not None and (not aws_std.is_iam_principal_arn(self.assume_role_arn, ("role",))):
             raise KeyStoreError("assume_role_arn", self.assume_role_arn, "must be an IAM role ARN")
         if self.profile is not None and (not isinstance(self.profile, str) or not self.profile):
             raise KeyStoreError("profile", self.profile, "must be a non-empty profile name")

@@ -20,11 +20,19 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from . import records as rec
+from policies.mailinfra_policy.standards import aws as aws_std
+from policies.mailinfra_policy.standards import dkim as dkim_std
+from policies.mailinfra_policy.standards._common import zone_for
+
+from . import wiring
 from .config import DomainConfig, StackConfig
+from .dkim import ByoDkim
 from .dns import AuthRecords, AuthRecordsArgs, DeferredRecord
 from .keystore import KeyStore
+from .mtasts_hosting import MtaStsHosting
 from .records import DnsRecord
+from .relay import ByodkimSigning, SesRelay
+from .smtp import SmtpAccess
 
 
 @dataclass(frozen=True)
@@ -39,68 +47,26 @@ class SendingDomainArgs:
     zones: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
-def dmarc_of(d: DomainConfig) -> DnsRecord:
-    m = d.dmarc
-    return rec.dmarc_record(
-        d.name,
-        m.policy,
-        sp=m.subdomain_policy,
-        np=m.nonexistent_policy,
-        adkim=m.adkim,
-        aspf=m.aspf,
-        rua=m.rua,
-        ruf=m.ruf,
-        fo=m.fo,
-        t="y" if m.testing else None,
-        ttl=d.ttl,
-    )
-
-
-def static_records(d: DomainConfig, region: str) -> tuple[list[DnsRecord], rec.MtaSts | None]:
-    """The records of a domain that are known before deploy (pure: no Pulumi)."""
-    out = [
-        rec.spf_record(d.name, includes=d.spf.includes, ip4=d.spf.ip4, ip6=d.spf.ip6, a=d.spf.a, mx=d.spf.mx, all_qualifier=d.spf.all, ttl=d.ttl),
-    ]
-    dmarc = dmarc_of(d)
-    out.append(dmarc)
-    sts = None
-    if d.mta_sts.enabled:
-        sts = rec.mta_sts(d.name, d.mta_sts.mode, d.mta_sts.mx, d.mta_sts.max_age, ttl=d.ttl)
-        out.append(sts.record)
-    out.append(rec.tls_rpt_record(d.name, d.tls_rpt.rua, ttl=d.ttl))
-    if d.bimi is not None:
-        out.append(rec.bimi_record(d.name, d.bimi.selector, d.bimi.logo, d.bimi.authority, dmarc, ttl=d.ttl))
-    out.extend(rec.mail_from_records(f"{d.mail_from}.{d.name}", region, ttl=d.ttl))
-    return out, sts
-
-
-def report_auth_records(d: DomainConfig) -> list[DnsRecord]:
-    """``<domain>._report._dmarc.<dest>`` for every external DMARC report destination."""
-    return list(rec.dmarc_report_auth_records(d.name, dmarc_of(d), ttl=d.ttl))
-
-
 class SendingDomain(pulumi.ComponentResource):
     def __init__(self, name: str, args: SendingDomainArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        from . import wiring
-        from .dkim import ByoDkim
-        from .mtasts_hosting import MtaStsHosting
-        from .relay import ByodkimSigning, SesRelay
-        from .smtp import SmtpAccess
-
         d, s = args.domain, args.stack
         # Everything that can be wrong is computed before the first child exists.
-        records, sts = static_records(d, s.region)
+        records, sts = wiring.static_records(d, s.region)
         own_zone_auth: list[DnsRecord] = []
         self.foreign_records: list[tuple[str, DnsRecord]] = []
-        for r in report_auth_records(d):
-            zone = _zone_of(r.name, args.zones)
+        for r in wiring.report_auth_records(d):
+            zone = zone_for(r.name, args.zones)
             if zone == d.zone.name:
                 own_zone_auth.append(r)
             elif zone is not None:
                 self.foreign_records.append((zone, r))
             else:
-                pulumi.log.info(f"{d.name}: the DMARC report destination must publish {r.name} TXT \"v=DMARC1\" (not in a zone of this stack)")
+                pulumi.log.info(
+                    f'{d.name}: the DMARC report destination must publish {r.name} TXT "v=DMARC1" (not in a zone of this stack)'
+                )
         byo_args = wiring.byodkim_args(d)
+        if byo_args is None:
+            aws_std.easy_dkim_domain(s.region)  # the CNAME targets' region: refused now, not in apply
 
         super().__init__("mailinfra:domain:SendingDomain", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -112,14 +78,23 @@ class SendingDomain(pulumi.ComponentResource):
         if byo_args is not None:
             byo = ByoDkim(f"{name}-dkim", byo_args, args.keystore, opts=child)
             selector_records = tuple(
-                DeferredRecord(key=f"dkim-{rname.split('._domainkey.')[0].replace('.', '-')}", name=rname, type="TXT", values=value.apply(lambda v: [v]), purpose="dkim", ttl=d.ttl)
+                DeferredRecord(
+                    key=f"dkim-{rname.split('._domainkey.')[0].replace('.', '-')}",
+                    name=rname,
+                    type="TXT",
+                    values=value.apply(lambda v: [v]),
+                    purpose="dkim",
+                    ttl=d.ttl,
+                )
                 for rname, value in byo.records
             )
             # Published first: SES switches to a selector only once its record is declared.
             dkim_records = (
                 AuthRecords(
                     f"{name}-dkim-records",
-                    AuthRecordsArgs(provider=d.provider, zone_name=d.zone.name, zone_id=d.zone.zone_id, records=selector_records, tags=tags),
+                    AuthRecordsArgs(
+                        provider=d.provider, zone_name=d.zone.name, zone_id=d.zone.zone_id, records=selector_records, tags=tags
+                    ),
                     opts=child,
                 ),
             )
@@ -137,16 +112,18 @@ class SendingDomain(pulumi.ComponentResource):
             opts=child,
         )
         if byo is None:
-            # Easy DKIM: three CNAMEs whose names come from SES tokens (known after deploy).
+            # Easy DKIM: three CNAMEs built from SES tokens (known after deploy) by the one
+            # rule (standards.dkim.easy_dkim_cname: the region's Easy DKIM domain). Only
+            # the values are computed in apply; the record resources are declared here.
             tokens = relay.dkim_tokens
             for i in range(3):
-                token: pulumi.Output[str] = tokens.apply(functools.partial(_nth, i))
+                cname = tokens.apply(functools.partial(_easy_dkim_cname, i, d.name, s.region))
                 deferred.append(
                     DeferredRecord(
                         key=f"easy-dkim-{i + 1}",
-                        name=pulumi.Output.concat(token, "._domainkey.", d.name),
+                        name=cname.apply(lambda c: c[0]),
                         type="CNAME",
-                        values=token.apply(lambda t: [f"{t}.dkim.amazonses.com"]),
+                        values=cname.apply(lambda c: [c[2]]),
                         purpose="easy-dkim",
                         ttl=d.ttl,
                     )
@@ -154,7 +131,13 @@ class SendingDomain(pulumi.ComponentResource):
 
         self.records = AuthRecords(
             f"{name}-records",
-            AuthRecordsArgs(provider=d.provider, zone_name=d.zone.name, zone_id=d.zone.zone_id, records=(*records, *own_zone_auth, *deferred), tags=tags),
+            AuthRecordsArgs(
+                provider=d.provider,
+                zone_name=d.zone.name,
+                zone_id=d.zone.zone_id,
+                records=(*records, *own_zone_auth, *deferred),
+                tags=tags,
+            ),
             opts=child,
         )
         smtp = SmtpAccess(
@@ -192,10 +175,5 @@ class SendingDomain(pulumi.ComponentResource):
         )
 
 
-def _nth(i: int, items: list[str]) -> str:
-    return items[i]
-
-
-def _zone_of(name: str, zones: dict[str, tuple[str, str]]) -> str | None:
-    candidates = [z for z in zones if name == z or name.endswith("." + z)]
-    return max(candidates, key=len) if candidates else None
+def _easy_dkim_cname(i: int, domain: str, region: str, tokens: list[str]) -> tuple[str, str, str]:
+    return dkim_std.easy_dkim_cname(domain, tokens[i], region)

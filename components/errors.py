@@ -1,16 +1,17 @@
 """The one error shape of component arguments: ``"<argument>: <reason> (got <value!r>)"``.
 
 Every component's args dataclass raises a subclass of :class:`ArgsError` before any
-resource exists; ``mailinfra plan`` turns it into one line on stderr and exit 2.
+resource exists. It is an ``InputError`` (standards/errors.py), the one base class of
+"the input is invalid": ``mailinfra plan`` turns it into one line on stderr and exit 2.
 """
 
 from __future__ import annotations
 
+from policies.mailinfra_policy.standards.errors import InputError
 
-class ArgsError(ValueError):
+
+class ArgsError(InputError):
     """An invalid component argument; names the argument and the bad value."""
-
-    mailinfra_exit_code = 2  # bad input: `mailinfra plan` exits 2 with this message
 
     def __init__(self, argument: str, value: object, reason: str) -> None:
         self.argument = argument

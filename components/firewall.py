@@ -66,9 +66,7 @@ class FirewallArgsError(ArgsError):
 
 def _check_cidr(argument: str, value: object) -> str:
     if not isinstance(value, str):
-        raise FirewallArgsError(
-            argument, value, "must be a CIDR string such as 10.0.0.0/16"
-        )
+        raise FirewallArgsError(argument, value, "must be a CIDR string such as 10.0.0.0/16")
     try:
         net = ipaddress.ip_network(value, strict=True)
     except ValueError:
@@ -78,9 +76,7 @@ def _check_cidr(argument: str, value: object) -> str:
             "must be a valid CIDR without host bits, such as 10.0.0.0/16",
         ) from None
     if net.prefixlen == 0:
-        raise FirewallArgsError(
-            argument, value, "SMTP must never be open to the whole internet"
-        )
+        raise FirewallArgsError(argument, value, "SMTP must never be open to the whole internet")
     if net.prefixlen < MIN_PREFIX_LENGTH[net.version]:
         raise FirewallArgsError(
             argument,
@@ -114,55 +110,37 @@ class FirewallArgs:
 
     def __post_init__(self) -> None:
         check_region("region", self.region, FirewallArgsError)
-        object.__setattr__(
-            self, "tags", check_tags("tags", self.tags, FirewallArgsError)
-        )
+        object.__setattr__(self, "tags", check_tags("tags", self.tags, FirewallArgsError))
         if not isinstance(self.mx_host, bool):
             raise FirewallArgsError("mx_host", self.mx_host, "must be a bool")
         ports = tuple(self.ports)
         for port in ports:
             if isinstance(port, bool) or port not in ALLOWED_PORTS:
-                raise FirewallArgsError(
-                    "ports", port, f"must be in {sorted(ALLOWED_PORTS)}"
-                )
+                raise FirewallArgsError("ports", port, f"must be in {sorted(ALLOWED_PORTS)}")
         if len(set(ports)) != len(ports):
             raise FirewallArgsError("ports", list(ports), "must not repeat a port")
         if 25 in ports and not self.mx_host:
-            raise FirewallArgsError(
-                "ports", 25, "inbound 25 is allowed only on MX hosts (mx_host=True)"
-            )
+            raise FirewallArgsError("ports", 25, "inbound 25 is allowed only on MX hosts (mx_host=True)")
         object.__setattr__(self, "ports", ports)
         cidrs = tuple(_check_cidr("allowed_cidrs", c) for c in self.allowed_cidrs)
         if len(set(cidrs)) != len(cidrs):
-            raise FirewallArgsError(
-                "allowed_cidrs", list(cidrs), "must not repeat a CIDR"
-            )
+            raise FirewallArgsError("allowed_cidrs", list(cidrs), "must not repeat a CIDR")
         object.__setattr__(self, "allowed_cidrs", cidrs)
         subnets = tuple(self.subnet_ids)
         object.__setattr__(self, "subnet_ids", subnets)
         if self.vpc_id is None:
             if subnets or cidrs:
-                raise FirewallArgsError(
-                    "vpc_id", None, "is required with subnet_ids/allowed_cidrs"
-                )
+                raise FirewallArgsError("vpc_id", None, "is required with subnet_ids/allowed_cidrs")
         else:
             if isinstance(self.vpc_id, str) and not self.vpc_id.startswith("vpc-"):
-                raise FirewallArgsError(
-                    "vpc_id", self.vpc_id, "must be a VPC id (vpc-...)"
-                )
+                raise FirewallArgsError("vpc_id", self.vpc_id, "must be a VPC id (vpc-...)")
             if not subnets:
-                raise FirewallArgsError(
-                    "subnet_ids", [], "at least one subnet for the endpoint"
-                )
+                raise FirewallArgsError("subnet_ids", [], "at least one subnet for the endpoint")
             for subnet in subnets:
                 if isinstance(subnet, str) and not subnet.startswith("subnet-"):
-                    raise FirewallArgsError(
-                        "subnet_ids", subnet, "must be a subnet id (subnet-...)"
-                    )
+                    raise FirewallArgsError("subnet_ids", subnet, "must be a subnet id (subnet-...)")
             if not cidrs:
-                raise FirewallArgsError(
-                    "allowed_cidrs", [], "at least one CIDR that may submit mail"
-                )
+                raise FirewallArgsError("allowed_cidrs", [], "at least one CIDR that may submit mail")
             if not ports:
                 raise FirewallArgsError("ports", [], "at least one port")
         if not isinstance(self.cloudflare_zones, Mapping):
@@ -174,9 +152,7 @@ class FirewallArgs:
         for zone_name, zone_id in self.cloudflare_zones.items():
             check_domain("cloudflare_zones", zone_name, FirewallArgsError)
             if zone_id is None or (isinstance(zone_id, str) and not zone_id):
-                raise FirewallArgsError(
-                    f"cloudflare_zones.{zone_name}", zone_id, "must be a zone id"
-                )
+                raise FirewallArgsError(f"cloudflare_zones.{zone_name}", zone_id, "must be a zone id")
         object.__setattr__(self, "cloudflare_zones", dict(self.cloudflare_zones))
 
     @property
@@ -192,9 +168,7 @@ class Firewall(pulumi.ComponentResource):
     vpc_endpoint_dns_entries: Output[Sequence[Any]] | None
     zone_setting_ids: dict[str, list[Output[str]]]
 
-    def __init__(
-        self, name: str, args: FirewallArgs, opts: ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, args: FirewallArgs, opts: ResourceOptions | None = None) -> None:
         if not isinstance(args, FirewallArgs):
             raise FirewallArgsError("args", type(args).__name__, "must be FirewallArgs")
         super().__init__("mailinfra:firewall:Firewall", name, None, opts)

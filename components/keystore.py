@@ -28,12 +28,17 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
+
+from policies.mailinfra_policy.standards._common import ENVIRONMENTS
+from policies.mailinfra_policy.standards._uris import address_domain, https_host
+from policies.mailinfra_policy.standards import aws as aws_std
+from policies.mailinfra_policy.standards.aws import is_aws_region
+
 from .errors import ArgsError
 
 __all__ = [
     "ADMIN_ACTIONS",
     "DESTRUCTIVE_ACTIONS",
-    "ENVIRONMENTS",
     "KEY_USER_ACTIONS",
     "KeyStore",
     "KeyStoreArgs",
@@ -43,8 +48,6 @@ __all__ = [
     "key_policy",
     "validate_principals",
 ]
-
-ENVIRONMENTS = ("dev", "staging", "prod")
 
 # Key administration without the destructive actions (AWS "key administrators" set,
 # narrowed: no kms:Delete*, no kms:Disable*, no ScheduleKeyDeletion).
@@ -88,13 +91,7 @@ KEY_USE_EVENTS: tuple[str, ...] = (
     "ReEncrypt",
 )
 
-_PRINCIPAL = re.compile(r"arn:aws(?:-cn|-us-gov)?:iam::(\d{12}):(?:root|(?:user|role)(?:/[\w+=,.@-]+)+)")
-_ACCOUNT = re.compile(r"\d{12}")
-_REGION = re.compile(r"[a-z]{2}(?:-gov)?-[a-z]+-\d")
-_ALIAS = re.compile(r"[A-Za-z0-9/_-]{1,250}")
 _SECRET_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
-_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'+/=?^_`{|}~-]+@((?!-)[A-Za-z0-9-]{1,63}(?<!-)\.)+[A-Za-z]{2,63}")
-_HTTPS = re.compile(r"https://[A-Za-z0-9.-]+(?::\d{1,5})?(?:/[^\s]*)?")
 
 
 class KeyStoreError(ArgsError):
@@ -110,7 +107,7 @@ def validate_principals(argument: str, principals: Sequence[str], *, required: b
     for i, p in enumerate(principals):
         if not isinstance(p, str) or "*" in p or "?" in p:
             raise KeyStoreError(f"{argument}[{i}]", p, "wildcard principals are refused; list IAM ARNs explicitly")
-        if not _PRINCIPAL.fullmatch(p):
+        if not aws_std.is_iam_principal_arn(p):
             raise KeyStoreError(f"{argument}[{i}]", p, "must be an IAM user, role or account-root ARN")
     if len(set(principals)) != len(principals):
         raise KeyStoreError(argument, list(principals), "lists a principal twice")
@@ -123,6 +120,8 @@ def validate_tags(argument: str, tags: Mapping[str, str]) -> dict[str, str]:
     for k, v in tags.items():
         if not isinstance(k, str) or not 1 <= len(k) <= 128 or k.lower().startswith("aws:"):
             raise KeyStoreError(f"{argument}.{k}", k, "tag names are 1-128 characters and may not start with aws:")
+        if isinstance(v, pulumi.Output):
+            continue  # a secret tag (from a secure config key), validated where it was read
         if not isinstance(v, str) or len(v) > 256:
             raise KeyStoreError(f"{argument}.{k}", v, "tag values are strings of at most 256 characters")
     return dict(tags)
@@ -167,20 +166,28 @@ class KeyStoreArgs:
 
     def __post_init__(self) -> None:
         validate_environment("environment", self.environment)
-        if not isinstance(self.alias_name, str) or not _ALIAS.fullmatch(self.alias_name):
-            raise KeyStoreError("alias_name", self.alias_name, "must be a KMS alias name (letters, digits, / _ -) without the alias/ prefix")
-        if self.alias_name.startswith(("alias/", "aws/")):
-            raise KeyStoreError("alias_name", self.alias_name, "give the name without alias/; aws/ is reserved for AWS managed keys")
-        if not isinstance(self.account_id, str) or not _ACCOUNT.fullmatch(self.account_id):
+        if isinstance(self.alias_name, str) and self.alias_name.startswith(("alias/", "aws/")):
+            raise KeyStoreError(
+                "alias_name", self.alias_name, "give the name without alias/; aws/ is reserved for AWS managed keys"
+            )
+        if not aws_std.is_kms_alias_name(self.alias_name):
+            raise KeyStoreError(
+                "alias_name", self.alias_name, "must be a KMS alias name (letters, digits, / _ -) without the alias/ prefix"
+            )
+        if not aws_std.is_account_id(self.account_id):
             raise KeyStoreError("account_id", self.account_id, "must be a 12-digit AWS account id")
-        if not isinstance(self.region, str) or not _REGION.fullmatch(self.region):
+        if not is_aws_region(self.region):
             raise KeyStoreError("region", self.region, "must be an AWS region such as eu-west-1")
-        object.__setattr__(self, "admin_principals", validate_principals("admin_principals", self.admin_principals, required=True))
+        object.__setattr__(
+            self, "admin_principals", validate_principals("admin_principals", self.admin_principals, required=True)
+        )
         object.__setattr__(self, "user_principals", validate_principals("user_principals", self.user_principals, required=False))
         validate_int("rotation_period_days", self.rotation_period_days, 90, 365)
         validate_int("deletion_window_days", self.deletion_window_days, 7, 30)
         if self.environment == "prod" and self.deletion_window_days < 30:
-            raise KeyStoreError("deletion_window_days", self.deletion_window_days, "must be 30 in prod (a deleted key is unrecoverable)")
+            raise KeyStoreError(
+                "deletion_window_days", self.deletion_window_days, "must be 30 in prod (a deleted key is unrecoverable)"
+            )
         validate_int("secret_recovery_window_days", self.secret_recovery_window_days, 7, 30)
         if self.environment == "prod" and self.secret_recovery_window_days < 30:
             raise KeyStoreError("secret_recovery_window_days", self.secret_recovery_window_days, "must be 30 in prod")
@@ -189,12 +196,14 @@ class KeyStoreArgs:
             if s not in USER_SERVICES:
                 raise KeyStoreError(f"user_services[{i}]", s, f"must be one of {', '.join(USER_SERVICES)}")
         if not services:
-            raise KeyStoreError("user_services", list(services), "needs at least one service (key users only act through services)")
+            raise KeyStoreError(
+                "user_services", list(services), "needs at least one service (key users only act through services)"
+            )
         object.__setattr__(self, "user_services", services)
-        if self.alert_email is not None and (not isinstance(self.alert_email, str) or not _EMAIL.fullmatch(self.alert_email)):
+        if self.alert_email is not None and address_domain(self.alert_email) is None:  # the standards' address rule
             raise KeyStoreError("alert_email", self.alert_email, "must be an email address")
         if self.alert_https_endpoint is not None and (
-            not isinstance(self.alert_https_endpoint, str) or not _HTTPS.fullmatch(self.alert_https_endpoint)
+            not isinstance(self.alert_https_endpoint, str) or https_host(self.alert_https_endpoint) is None
         ):
             raise KeyStoreError("alert_https_endpoint", self.alert_https_endpoint, "must be an https:// URL")
         tags = validate_tags("tags", self.tags)

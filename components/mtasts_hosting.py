@@ -44,9 +44,7 @@ __all__ = [
 
 POLICY_PATH = "/.well-known/mta-sts.txt"
 ACM_REGION = "us-east-1"  # CloudFront only uses certificates from us-east-1
-CACHING_OPTIMIZED_POLICY_ID = (
-    "658327ea-f89d-4fab-a63d-7e88639e58f6"  # AWS managed cache policy
-)
+CACHING_OPTIMIZED_POLICY_ID = "658327ea-f89d-4fab-a63d-7e88639e58f6"  # AWS managed cache policy
 WORKER_COMPATIBILITY_DATE = "2025-01-01"
 CLOUDFLARE_WORKER_ONLY_AAAA = "100::"
 
@@ -79,42 +77,28 @@ class MtaStsHostingArgs:
 
     def __post_init__(self) -> None:
         check_domain("domain", self.domain, MtaStsHostingArgsError)
-        if not isinstance(self.policy_text, str) or not self.policy_text.startswith(
-            "version: STSv1"
-        ):
+        if not isinstance(self.policy_text, str) or not self.policy_text.startswith("version: STSv1"):
             raise MtaStsHostingArgsError(
                 "policy_text",
                 _short(self.policy_text),
                 "must be an MTA-STS policy starting with 'version: STSv1'",
             )
         if self.provider not in ("cloudflare", "route53"):
-            raise MtaStsHostingArgsError(
-                "provider", self.provider, "must be 'cloudflare' or 'route53'"
-            )
+            raise MtaStsHostingArgsError("provider", self.provider, "must be 'cloudflare' or 'route53'")
         if self.zone_id is None or (isinstance(self.zone_id, str) and not self.zone_id):
-            raise MtaStsHostingArgsError(
-                "zone_id", self.zone_id, "must be the zone id of the domain"
-            )
+            raise MtaStsHostingArgsError("zone_id", self.zone_id, "must be the zone id of the domain")
         if self.provider == "cloudflare":
-            if self.account_id is None or (
-                isinstance(self.account_id, str) and not self.account_id
-            ):
-                raise MtaStsHostingArgsError(
-                    "account_id", self.account_id, "is required for Cloudflare Workers"
-                )
+            if self.account_id is None or (isinstance(self.account_id, str) and not self.account_id):
+                raise MtaStsHostingArgsError("account_id", self.account_id, "is required for Cloudflare Workers")
         else:
             check_region("region", self.region, MtaStsHostingArgsError)
-            if self.certificate_provider is not None and not isinstance(
-                self.certificate_provider, pulumi.ProviderResource
-            ):
+            if self.certificate_provider is not None and not isinstance(self.certificate_provider, pulumi.ProviderResource):
                 raise MtaStsHostingArgsError(
                     "certificate_provider",
                     type(self.certificate_provider).__name__,
                     "must be an aws provider",
                 )
-        object.__setattr__(
-            self, "tags", check_tags("tags", self.tags, MtaStsHostingArgsError)
-        )
+        object.__setattr__(self, "tags", check_tags("tags", self.tags, MtaStsHostingArgsError))
 
     @property
     def host(self) -> str:
@@ -156,9 +140,7 @@ def _dvo(options: Any, attr: str) -> Any:
     if not options:
         return None  # unknown until ACM answers; a mock may omit it
     first = options[0]
-    value = (
-        first.get(attr) if isinstance(first, Mapping) else getattr(first, attr, None)
-    )
+    value = first.get(attr) if isinstance(first, Mapping) else getattr(first, attr, None)
     if value is None:
         # mocks return engine (camelCase) keys
         camel = attr.split("_")[0] + "".join(p.title() for p in attr.split("_")[1:])
@@ -176,13 +158,9 @@ class MtaStsHosting(pulumi.ComponentResource):
     bucket_name: Output[str] | None
     worker_name: Output[str] | None
 
-    def __init__(
-        self, name: str, args: MtaStsHostingArgs, opts: ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, args: MtaStsHostingArgs, opts: ResourceOptions | None = None) -> None:
         if not isinstance(args, MtaStsHostingArgs):
-            raise MtaStsHostingArgsError(
-                "args", type(args).__name__, "must be MtaStsHostingArgs"
-            )
+            raise MtaStsHostingArgsError("args", type(args).__name__, "must be MtaStsHostingArgs")
         super().__init__("mailinfra:mtasts_hosting:MtaStsHosting", name, None, opts)
         self.host = args.host
         self.policy_url = args.policy_url
@@ -254,9 +232,7 @@ class MtaStsHosting(pulumi.ComponentResource):
         aws.s3.BucketOwnershipControls(
             f"{name}-policy-ownership",
             bucket=bucket.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(
-                object_ownership="BucketOwnerEnforced"
-            ),
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
             region=region,
             opts=child,
         )
@@ -265,9 +241,7 @@ class MtaStsHosting(pulumi.ComponentResource):
                 sse_algorithm="aws:kms", kms_master_key_id=args.bucket_kms_key_arn
             )
         else:
-            sse = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                sse_algorithm="AES256"
-            )
+            sse = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(sse_algorithm="AES256")
         encryption = aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-policy-sse",
             bucket=bucket.id,
@@ -353,9 +327,7 @@ class MtaStsHosting(pulumi.ComponentResource):
                 compress=True,
             ),
             restrictions=aws.cloudfront.DistributionRestrictionsArgs(
-                geo_restriction=aws.cloudfront.DistributionRestrictionsGeoRestrictionArgs(
-                    restriction_type="none"
-                )
+                geo_restriction=aws.cloudfront.DistributionRestrictionsGeoRestrictionArgs(restriction_type="none")
             ),
             viewer_certificate=aws.cloudfront.DistributionViewerCertificateArgs(
                 acm_certificate_arn=validation.certificate_arn,
@@ -368,9 +340,7 @@ class MtaStsHosting(pulumi.ComponentResource):
         aws.s3.BucketPolicy(
             f"{name}-policy-access",
             bucket=bucket.id,
-            policy=Output.all(bucket.arn, distribution.arn).apply(
-                lambda a: _bucket_policy(a[0], a[1])
-            ),
+            policy=Output.all(bucket.arn, distribution.arn).apply(lambda a: _bucket_policy(a[0], a[1])),
             region=region,
             opts=ResourceOptions(parent=self, depends_on=[public_block]),
         )

@@ -37,10 +37,11 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 
-from policies.mailinfra_policy.standards import bimi, dkim, dmarc, mtasts, spf, tlsrpt, txt
+from policies.mailinfra_policy.providers import CLOUDFLARE, ROUTE53, presentation
+from policies.mailinfra_policy.standards import aws, bimi, dkim, dmarc, kinds, mailfrom, mtasts, spf, tlsrpt
 from policies.mailinfra_policy.standards._common import is_hostname, normalize_host, organizational_domain
-from policies.mailinfra_policy.standards.errors import StandardError
-from policies.mailinfra_policy.standards.txt import cloudflare_txt, route53_txt
+from policies.mailinfra_policy.standards.errors import InputError, StandardError
+from policies.mailinfra_policy.standards.txt import cloudflare_txt, route53_txt  # re-exported
 
 __all__ = [
     "MAX_TTL",
@@ -70,42 +71,19 @@ __all__ = [
     "tls_rpt_record",
 ]
 
-RECORD_TYPES = ("TXT", "CNAME", "MX")
-PURPOSES = (
-    "spf",
-    "dkim",
-    "dmarc",
-    "dmarc-report-auth",
-    "mta-sts",
-    "tls-rpt",
-    "bimi",
-    "mail-from-mx",
-    "mail-from-spf",
-    "null-spf",
-    "null-dmarc",
-    "easy-dkim",
-)
+# Purposes, their DNS types and owner names: the registry of record kinds.
+PURPOSES = kinds.PURPOSES
+RECORD_TYPES = tuple(dict.fromkeys(t for k in kinds.KINDS for t in k.rtypes))
 # TTL bounds we accept: at least 1 s, at most one day (a sane ceiling for records
 # that rotate, such as DKIM selectors and MTA-STS ids; DNS itself allows 2^31-1).
 MIN_TTL = 1
 MAX_TTL = 86400
 DEFAULT_TTL = 3600
-SES_MAIL_FROM_SPF = "v=spf1 include:amazonses.com -all"
+SES_MAIL_FROM_SPF = mailfrom.MAIL_FROM_SPF
 
 
-class RecordError(ValueError):
-    """A DnsRecord field is invalid; the message names the field and the bad value."""
-
-    mailinfra_exit_code = 2  # bad input: `mailinfra plan` exits 2 with this message
-
-
-def _rdata_text(rtype: str, value: str) -> str:
-    if rtype == "TXT":
-        return txt.to_rdata_text(value)
-    if rtype == "CNAME":
-        return value + "."
-    priority, _, host = value.partition(" ")
-    return f"{priority} {host}."
+class RecordError(InputError):
+    """A DnsRecord field is invalid; the message names the field and the bad value (exit 2)."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +104,11 @@ class DnsRecord:
             raise RecordError(f"DnsRecord.type must be one of {', '.join(RECORD_TYPES)} (got {self.type!r})")
         if self.purpose not in PURPOSES:
             raise RecordError(f"DnsRecord.purpose is not a known purpose (got {self.purpose!r})")
+        kind = kinds.get(self.purpose)
+        if self.type not in kind.rtypes:
+            raise RecordError(f"DnsRecord {self.purpose} must be {'/'.join(kind.rtypes)} (got {self.type!r})")
+        if kinds.match(self.purpose, name) is None:
+            raise RecordError(f"DnsRecord {self.purpose} name must be {kind.owner} (got {name!r})")
         if isinstance(self.ttl, bool) or not isinstance(self.ttl, int) or not MIN_TTL <= self.ttl <= MAX_TTL:
             raise RecordError(f"DnsRecord.ttl must be an integer {MIN_TTL}..{MAX_TTL} (got {self.ttl!r})")
         if not isinstance(self.values, tuple) or not self.values:
@@ -143,19 +126,19 @@ class DnsRecord:
         if self.type == "CNAME" and (
             value != value.lower() or value.endswith(".") or not is_hostname(value, allow_underscore=True)
         ):
-            raise RecordError(
-                f"DnsRecord CNAME target must be a lowercase host name without trailing dot (got {value!r})"
-            )
+            raise RecordError(f"DnsRecord CNAME target must be a lowercase host name without trailing dot (got {value!r})")
         if self.type == "MX":
             priority, _, host = value.partition(" ")
-            if not priority.isdigit() or not 0 <= int(priority) <= 65535 or str(int(priority)) != priority:
+            if (
+                not (priority.isascii() and priority.isdigit())
+                or not 0 <= int(priority) <= 65535
+                or str(int(priority)) != priority
+            ):
                 raise RecordError(f"DnsRecord MX value must be '<priority 0..65535> <host>' (got {value!r})")
             if host != host.lower() or host.endswith(".") or not is_hostname(host):
-                raise RecordError(
-                    f"DnsRecord MX host must be a lowercase host name without trailing dot (got {value!r})"
-                )
+                raise RecordError(f"DnsRecord MX host must be a lowercase host name without trailing dot (got {value!r})")
         try:
-            dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.from_text(self.type), _rdata_text(self.type, value))
+            dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.from_text(self.type), presentation(self.type, value))
         except (dns.exception.DNSException, StandardError) as exc:
             raise RecordError(f"DnsRecord {self.type} value for {self.name!r} is not valid rdata: {exc}") from None
 
@@ -183,9 +166,7 @@ def spf_record(
     return DnsRecord(_domain(domain), "TXT", (text,), "spf", ttl)
 
 
-def dkim_record(
-    domain: str, selector: str, public_key: object, key_type: str = "rsa", *, ttl: int = DEFAULT_TTL
-) -> DnsRecord:
+def dkim_record(domain: str, selector: str, public_key: object, key_type: str = "rsa", *, ttl: int = DEFAULT_TTL) -> DnsRecord:
     """A DKIM key record at ``<selector>._domainkey.<domain>`` (RSA >= 2048 bits or Ed25519)."""
     name = dkim.dkim_name(selector, _domain(domain))
     return DnsRecord(name, "TXT", (dkim.dkim_txt_from_public_key(public_key, key_type),), "dkim", ttl)
@@ -294,8 +275,8 @@ def bimi_record(
 ) -> DnsRecord:
     """``<selector>._bimi.<domain>`` = ``v=BIMI1; l=...; a=...``, only under an enforcing DMARC.
 
-    The DMARC passed must be quarantine or reject, not in testing (t=y), with a
-    subdomain policy other than none; a DnsRecord must sit at ``_dmarc.<domain>`` or
+    The DMARC passed must meet ``bimi.dmarc_precondition`` (quarantine or reject, not
+    t=y, sp not none); a DnsRecord must sit at ``_dmarc.<domain>`` or
     ``_dmarc.<organisational domain>``.
     """
     domain = _domain(domain)
@@ -303,21 +284,22 @@ def bimi_record(
         allowed = {dmarc.dmarc_name(domain), dmarc.dmarc_name(organizational_domain(domain))}
         if dmarc_value.name not in allowed:
             raise RecordError(f"BIMI for {domain!r} needs the DMARC record of {domain!r}, got {dmarc_value.name!r}")
-    record = _dmarc_text(dmarc_value)
-    if not dmarc.is_enforcing(record) or record.subdomain_policy == "none":
-        raise RecordError(
-            f"BIMI for {domain!r} requires DMARC p=quarantine or p=reject without t=y and sp other than none "
-            f"(got p={record.policy}, sp={record.subdomain_policy}, t={record.t})"
-        )
+    problems = bimi.dmarc_precondition(_dmarc_text(dmarc_value))
+    if problems:
+        raise RecordError(f"BIMI for {domain!r}: {'; '.join(problems)}")
     return DnsRecord(bimi.bimi_name(domain, selector), "TXT", (bimi.build_bimi(logo, authority),), "bimi", ttl)
 
 
 def mail_from_records(mail_from_domain: str, region: str, *, ttl: int = DEFAULT_TTL) -> tuple[DnsRecord, DnsRecord]:
     """Custom MAIL FROM for SES: MX ``10 feedback-smtp.<region>.amazonses.com`` and its SPF."""
     name = _domain(mail_from_domain)
-    if not dkim.is_aws_region(region):
+    if not aws.is_aws_region(region):
         raise RecordError(f"AWS region is not valid (got {region!r})")
-    mx_record = DnsRecord(name, "MX", (f"10 feedback-smtp.{region}.amazonses.com",), "mail-from-mx", ttl)
+    try:
+        mx_value = mailfrom.feedback_mx(region)  # aws.ses_feedback_host: SES regions only
+    except aws.AwsError as exc:
+        raise RecordError(str(exc)) from None
+    mx_record = DnsRecord(name, "MX", (mx_value,), "mail-from-mx", ttl)
     spf_txt = DnsRecord(name, "TXT", (SES_MAIL_FROM_SPF,), "mail-from-spf", ttl)
     return mx_record, spf_txt
 
@@ -331,28 +313,24 @@ def null_sender_records(name: str, *, ttl: int = DEFAULT_TTL) -> tuple[DnsRecord
     )
 
 
+# The provider forms are the adapters' (policies.mailinfra_policy.providers); these
+# helpers keep the builders' API for callers that hold a DnsRecord.
+
+
 def route53_values(record: DnsRecord) -> list[str]:
     """``records`` for pulumi-aws route53.Record: TXT split by ``""``, MX "prio host", CNAME target."""
-    if record.type == "TXT":
-        return [route53_txt(value) for value in record.values]
-    return list(record.values)
+    return ROUTE53.resource_values(record.type, record.values)
 
 
 def cloudflare_contents(record: DnsRecord) -> list[str]:
-    """One Cloudflare ``content`` per value: TXT unsplit, MX host only, CNAME target."""
-    if record.type == "TXT":
-        return [cloudflare_txt(value) for value in record.values]
-    if record.type == "MX":
-        return [value.partition(" ")[2] for value in record.values]
-    return list(record.values)
+    """One Cloudflare ``content`` per value: TXT quoted 255-byte strings, MX host only, CNAME target."""
+    return CLOUDFLARE.resource_values(record.type, record.values)
 
 
 def cloudflare_content(record: DnsRecord) -> str:
     """Cloudflare ``content`` of a single-value record (Cloudflare holds one value per record)."""
     if len(record.values) != 1:
-        raise RecordError(
-            f"{record.name!r} has {len(record.values)} values; use cloudflare_contents for one record per value"
-        )
+        raise RecordError(f"{record.name!r} has {len(record.values)} values; use cloudflare_contents for one record per value")
     return cloudflare_contents(record)[0]
 
 
@@ -365,4 +343,4 @@ def mx_priority(record: DnsRecord) -> int:
 
 def rdata_texts(record: DnsRecord) -> list[str]:
     """Presentation form of each value, as in a zone file (absolute names end in '.')."""
-    return [_rdata_text(record.type, value) for value in record.values]
+    return [presentation(record.type, value) for value in record.values]

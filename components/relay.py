@@ -31,8 +31,12 @@ import pulumi
 import pulumi_aws as aws
 from pulumi import Input, Output, ResourceOptions
 
-from components.records import DnsRecord, mail_from_records
 from components.errors import ArgsError
+from components.records import DnsRecord, mail_from_records
+from policies.mailinfra_policy.standards import aws as aws_std
+from policies.mailinfra_policy.standards import dkim as dkim_std
+from policies.mailinfra_policy.standards._common import is_hostname, is_ldh_label
+from policies.mailinfra_policy.standards.errors import DkimError
 
 __all__ = [
     "EVENT_TYPES",
@@ -43,6 +47,7 @@ __all__ = [
     "SesRelayArgs",
     "check_domain",
     "check_region",
+    "check_ses_region",
     "check_tags",
     "smtp_endpoint_for",
 ]
@@ -52,12 +57,6 @@ SUPPRESSED_REASONS: tuple[str, ...] = ("BOUNCE", "COMPLAINT")
 MIN_DELIVERY_SECONDS = 300  # SESv2 bounds for delivery_options.max_delivery_seconds
 MAX_DELIVERY_SECONDS = 50400
 MAX_CONTACT_TOPICS = 20  # SES list-management quota
-
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
-_SELECTOR = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$")
-_SES_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_TOPIC_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 ErrorFactory = Callable[[str, object, str], Exception]
@@ -70,9 +69,7 @@ class RelayArgsError(ArgsError):
 # --- shared validators (also used by smtp.py, firewall.py, mtasts_hosting.py) -------
 
 
-def check_domain(
-    argument: str, value: object, error: ErrorFactory = RelayArgsError
-) -> str:
+def check_domain(argument: str, value: object, error: ErrorFactory = RelayArgsError) -> str:
     """A lowercase LDH domain name of at least two labels, no trailing dot."""
     if not isinstance(value, str) or not value:
         raise error(argument, value, "must be a non-empty domain name")
@@ -82,37 +79,38 @@ def check_domain(
             value,
             "must be lowercase, without a trailing dot, at most 253 characters",
         )
-    labels = value.split(".")
-    if len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
-        raise error(
-            argument, value, "must be a domain name of LDH labels such as example.com"
-        )
+    if not is_hostname(value):  # the standards' host name rule
+        raise error(argument, value, "must be a domain name of LDH labels such as example.com")
     return value
 
 
-def check_region(
-    argument: str, value: object, error: ErrorFactory = RelayArgsError
-) -> str:
-    if not isinstance(value, str) or not _REGION.match(value):
+def check_region(argument: str, value: object, error: ErrorFactory = RelayArgsError) -> str:
+    if not isinstance(value, str) or not aws_std.is_aws_region(value):
         raise error(argument, value, "must be an AWS region name such as eu-west-1")
     return value
 
 
-def check_tags(
-    argument: str, value: object, error: ErrorFactory = RelayArgsError
-) -> dict[str, str]:
+def check_ses_region(argument: str, value: object, error: ErrorFactory = RelayArgsError) -> str:
+    """An AWS region where SES sends (its Easy DKIM domain is known: standards/aws.py)."""
+    region = check_region(argument, value, error)
+    if not aws_std.is_ses_region(region):
+        raise error(argument, value, "Amazon SES is not offered in this region (AWS General Reference, SES endpoints)")
+    return region
+
+
+def check_tags(argument: str, value: object, error: ErrorFactory = RelayArgsError) -> dict[str, str]:
     if not isinstance(value, Mapping) or not all(
-        isinstance(k, str) and k and isinstance(v, str) for k, v in value.items()
+        # an Output value is a secret tag (from a secure config key), validated where it was read
+        isinstance(k, str) and k and isinstance(v, (str, Output))
+        for k, v in value.items()
     ):
-        raise error(
-            argument, value, "must be a mapping of non-empty str keys to str values"
-        )
+        raise error(argument, value, "must be a mapping of non-empty str keys to str values")
     return dict(value)
 
 
 def smtp_endpoint_for(region: str) -> str:
     """The SES SMTP endpoint host of a region (private DNS maps it to the VPC endpoint)."""
-    return f"email-smtp.{region}.amazonaws.com"
+    return aws_std.ses_smtp_endpoint(region)
 
 
 # --- args --------------------------------------------------------------------------
@@ -130,19 +128,18 @@ class ByodkimSigning:
     private_key: Input[str]
 
     def __post_init__(self) -> None:
-        if not isinstance(self.selector, str) or not _SELECTOR.match(self.selector):
+        try:
+            # the DKIM selector rule (standards/dkim.py), as config and the ByoDkim component use it
+            object.__setattr__(self, "selector", dkim_std.validate_selector(self.selector))
+        except DkimError:
             raise RelayArgsError(
                 "byodkim.selector",
                 self.selector,
-                "must be a DKIM selector of lowercase LDH labels",
-            )
-        if self.private_key is None or (
-            isinstance(self.private_key, str) and not self.private_key
-        ):
+                "must be a DKIM selector (dot-separated labels of letters, digits and inner hyphens)",
+            ) from None
+        if self.private_key is None or (isinstance(self.private_key, str) and not self.private_key):
             # never echo key material: report only that it is missing
-            raise RelayArgsError(
-                "byodkim.private_key", None, "must be given (the base64 private key)"
-            )
+            raise RelayArgsError("byodkim.private_key", None, "must be given (the base64 private key)")
 
     def __repr__(self) -> str:  # key material never appears in a message
         return f"ByodkimSigning(selector={self.selector!r}, private_key=<secret>)"
@@ -158,16 +155,14 @@ class ContactTopic:
     description: str | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not _TOPIC_NAME.match(self.name):
+        if not aws_std.is_ses_name(self.name):
             raise RelayArgsError(
                 "contact_topics.name",
                 self.name,
                 "must be 1-64 letters, digits, '_' or '-'",
             )
         if not isinstance(self.display_name, str) or not self.display_name.strip():
-            raise RelayArgsError(
-                "contact_topics.display_name", self.display_name, "must be non-empty"
-            )
+            raise RelayArgsError("contact_topics.display_name", self.display_name, "must be non-empty")
         if self.default_subscription_status not in ("OPT_IN", "OPT_OUT"):
             raise RelayArgsError(
                 "contact_topics.default_subscription_status",
@@ -186,9 +181,7 @@ class SesRelayArgs:
     mail_from_subdomain: str = "bounce"
     max_delivery_seconds: int = 14400
     byodkim: ByodkimSigning | Mapping[str, Any] | None = None
-    dedicated_ip_pool_scaling_mode: str | None = (
-        None  # None: shared IPs; "STANDARD" | "MANAGED"
-    )
+    dedicated_ip_pool_scaling_mode: str | None = None  # None: shared IPs; "STANDARD" | "MANAGED"
     contact_topics: tuple[ContactTopic, ...] = ()
     contact_list_description: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -196,14 +189,9 @@ class SesRelayArgs:
 
     def __post_init__(self) -> None:
         check_domain("domain", self.domain)
-        check_region("region", self.region)
-        if self.kms_key_arn is None or (
-            isinstance(self.kms_key_arn, str)
-            and not self.kms_key_arn.startswith("arn:")
-        ):
-            raise RelayArgsError(
-                "kms_key_arn", self.kms_key_arn, "must be the KeyStore CMK's ARN"
-            )
+        check_ses_region("region", self.region)
+        if self.kms_key_arn is None or (isinstance(self.kms_key_arn, str) and not self.kms_key_arn.startswith("arn:")):
+            raise RelayArgsError("kms_key_arn", self.kms_key_arn, "must be the KeyStore CMK's ARN")
         object.__setattr__(
             self,
             "mail_from_subdomain",
@@ -212,9 +200,7 @@ class SesRelayArgs:
         if (
             isinstance(self.max_delivery_seconds, bool)
             or not isinstance(self.max_delivery_seconds, int)
-            or not MIN_DELIVERY_SECONDS
-            <= self.max_delivery_seconds
-            <= MAX_DELIVERY_SECONDS
+            or not MIN_DELIVERY_SECONDS <= self.max_delivery_seconds <= MAX_DELIVERY_SECONDS
         ):
             raise RelayArgsError(
                 "max_delivery_seconds",
@@ -234,12 +220,8 @@ class SesRelayArgs:
                 self,
                 "byodkim",
                 ByodkimSigning(
-                    selector=self.byodkim.get(
-                        "selector", self.byodkim.get("domain_signing_selector")
-                    ),  # type: ignore[arg-type]
-                    private_key=self.byodkim.get(
-                        "private_key", self.byodkim.get("domain_signing_private_key")
-                    ),  # type: ignore[arg-type]
+                    selector=self.byodkim.get("selector", self.byodkim.get("domain_signing_selector")),  # type: ignore[arg-type]
+                    private_key=self.byodkim.get("private_key", self.byodkim.get("domain_signing_private_key")),  # type: ignore[arg-type]
                 ),
             )
         elif self.byodkim is not None and not isinstance(self.byodkim, ByodkimSigning):
@@ -256,9 +238,7 @@ class SesRelayArgs:
             )
         topics = tuple(self.contact_topics)
         if not all(isinstance(t, ContactTopic) for t in topics):
-            raise RelayArgsError(
-                "contact_topics", topics, "must be ContactTopic values"
-            )
+            raise RelayArgsError("contact_topics", topics, "must be ContactTopic values")
         if len(topics) > MAX_CONTACT_TOPICS:
             raise RelayArgsError(
                 "contact_topics",
@@ -291,12 +271,10 @@ def _mail_from_label(value: object, domain: str) -> str:
     if rel.endswith("." + domain):
         rel = rel[: -len(domain) - 1]
     labels = rel.split(".")
-    if rel != rel.lower() or not all(_LABEL.match(label) for label in labels):
+    if rel != rel.lower() or not all(is_ldh_label(label) for label in labels):
         raise RelayArgsError("mail_from_subdomain", value, reason)
     if len(f"{rel}.{domain}") > 253:
-        raise RelayArgsError(
-            "mail_from_subdomain", value, "the MAIL FROM domain exceeds 253 characters"
-        )
+        raise RelayArgsError("mail_from_subdomain", value, "the MAIL FROM domain exceeds 253 characters")
     return rel
 
 
@@ -328,9 +306,7 @@ class SesRelay(pulumi.ComponentResource):
     contact_list_name: Output[str] | None
     dedicated_ip_pool_name: Output[str] | None
 
-    def __init__(
-        self, name: str, args: SesRelayArgs, opts: ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, args: SesRelayArgs, opts: ResourceOptions | None = None) -> None:
         if not isinstance(args, SesRelayArgs):
             raise RelayArgsError("args", type(args).__name__, "must be SesRelayArgs")
         super().__init__("mailinfra:relay:SesRelay", name, None, opts)
@@ -358,15 +334,9 @@ class SesRelay(pulumi.ComponentResource):
                 max_delivery_seconds=args.max_delivery_seconds,
                 sending_pool_name=pool_name,
             ),
-            reputation_options=aws.sesv2.ConfigurationSetReputationOptionsArgs(
-                reputation_metrics_enabled=True
-            ),
-            suppression_options=aws.sesv2.ConfigurationSetSuppressionOptionsArgs(
-                suppressed_reasons=list(SUPPRESSED_REASONS)
-            ),
-            sending_options=aws.sesv2.ConfigurationSetSendingOptionsArgs(
-                sending_enabled=True
-            ),
+            reputation_options=aws.sesv2.ConfigurationSetReputationOptionsArgs(reputation_metrics_enabled=True),
+            suppression_options=aws.sesv2.ConfigurationSetSuppressionOptionsArgs(suppressed_reasons=list(SUPPRESSED_REASONS)),
+            sending_options=aws.sesv2.ConfigurationSetSendingOptionsArgs(sending_enabled=True),
             region=region,
             tags=tags,
             opts=child,
@@ -382,9 +352,7 @@ class SesRelay(pulumi.ComponentResource):
         aws.sns.TopicPolicy(
             f"{name}-events-policy",
             arn=topic.arn,
-            policy=Output.all(topic.arn, config_set.arn).apply(
-                lambda a: _topic_policy(a[0], a[1])
-            ),
+            policy=Output.all(topic.arn, config_set.arn).apply(lambda a: _topic_policy(a[0], a[1])),
             region=region,
             opts=child,
         )
@@ -395,26 +363,20 @@ class SesRelay(pulumi.ComponentResource):
             event_destination=aws.sesv2.ConfigurationSetEventDestinationEventDestinationArgs(
                 enabled=True,
                 matching_event_types=list(EVENT_TYPES),
-                sns_destination=aws.sesv2.ConfigurationSetEventDestinationEventDestinationSnsDestinationArgs(
-                    topic_arn=topic.arn
-                ),
+                sns_destination=aws.sesv2.ConfigurationSetEventDestinationEventDestinationSnsDestinationArgs(topic_arn=topic.arn),
             ),
             region=region,
             opts=child,
         )
 
         if args.byodkim is not None:
-            assert isinstance(
-                args.byodkim, ByodkimSigning
-            )  # normalised by SesRelayArgs
+            assert isinstance(args.byodkim, ByodkimSigning)  # normalised by SesRelayArgs
             dkim = aws.sesv2.EmailIdentityDkimSigningAttributesArgs(
                 domain_signing_selector=args.byodkim.selector,
                 domain_signing_private_key=Output.secret(args.byodkim.private_key),
             )
         else:
-            dkim = aws.sesv2.EmailIdentityDkimSigningAttributesArgs(
-                next_signing_key_length="RSA_2048_BIT"
-            )
+            dkim = aws.sesv2.EmailIdentityDkimSigningAttributesArgs(next_signing_key_length="RSA_2048_BIT")
         identity = aws.sesv2.EmailIdentity(
             f"{name}-identity",
             email_identity=args.domain,
@@ -483,11 +445,7 @@ def _tokens(attrs: Any) -> list[str]:
     """Easy DKIM tokens (one CNAME `<token>._domainkey.<domain>` each); [] until known."""
     if attrs is None:
         return []
-    tokens = (
-        attrs.get("tokens")
-        if isinstance(attrs, Mapping)
-        else getattr(attrs, "tokens", None)
-    )
+    tokens = attrs.get("tokens") if isinstance(attrs, Mapping) else getattr(attrs, "tokens", None)
     return list(tokens or [])
 
 

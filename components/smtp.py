@@ -29,6 +29,8 @@ import pulumi
 import pulumi_aws as aws
 from pulumi import Input, Output, ResourceOptions
 
+from components.config import KEY_GENERATION
+from policies.mailinfra_policy.standards import aws as aws_std
 from components.relay import check_domain, check_region, check_tags, smtp_endpoint_for
 from components.errors import ArgsError
 
@@ -51,9 +53,8 @@ _MESSAGE = "SendRawEmail"
 _VERSION = 0x04
 
 SMTP_PORTS: frozenset[int] = frozenset({25, 465, 587, 2465, 2587})
-SEND_ACTIONS: tuple[str, ...] = ("ses:SendEmail", "ses:SendRawEmail")
+SEND_ACTIONS: tuple[str, ...] = aws_std.SES_SEND_ACTIONS
 MAX_ACCESS_KEYS = 2  # IAM quota per user
-_GENERATION = re.compile(r"^[a-z0-9][a-z0-9-]{0,15}$")
 
 SecretFactory = Callable[[str, Output[str], str], Any]
 """(name, secret value Output, description) -> the Secrets Manager secret's ARN (Input[str])
@@ -81,9 +82,7 @@ def smtp_password_from_secret_key(secret_access_key: str, region: str) -> str:
     The secret never appears in an error message.
     """
     if not isinstance(secret_access_key, str) or not secret_access_key:
-        raise SmtpArgsError(
-            "secret_access_key", "<redacted>", "must be a non-empty str"
-        )
+        raise SmtpArgsError("secret_access_key", "<redacted>", "must be a non-empty str")
     check_region("region", region, SmtpArgsError)
     signature = _sign(("AWS4" + secret_access_key).encode("utf-8"), _DATE)
     for part in (region, _SERVICE, _TERMINAL, _MESSAGE):
@@ -95,9 +94,7 @@ def send_policy_document(domain: str, resource_arns: list[str]) -> str:
     """The only statement SMTP users get: send, on these ARNs, from addresses of `domain`."""
     arns = sorted(set(resource_arns))
     if not arns or any(not a.startswith("arn:") or "*" in a for a in arns):
-        raise SmtpArgsError(
-            "resource_arns", arns, "must be explicit ARNs without wildcards"
-        )
+        raise SmtpArgsError("resource_arns", arns, "must be explicit ARNs without wildcards")
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -136,13 +133,8 @@ class SmtpAccessArgs:
             value = getattr(self, argument)
             if value is None and argument == "configuration_set_arn":
                 continue
-            if value is None or (
-                isinstance(value, str)
-                and (not value.startswith("arn:") or "*" in value)
-            ):
-                raise SmtpArgsError(
-                    argument, value, "must be an explicit ARN without wildcards"
-                )
+            if value is None or (isinstance(value, str) and (not value.startswith("arn:") or "*" in value)):
+                raise SmtpArgsError(argument, value, "must be an explicit ARN without wildcards")
         if not callable(self.secret_factory):
             raise SmtpArgsError(
                 "secret_factory",
@@ -150,18 +142,12 @@ class SmtpAccessArgs:
                 "must be callable (name, value, description)",
             )
         if isinstance(self.port, bool) or self.port not in SMTP_PORTS:
-            raise SmtpArgsError(
-                "port", self.port, f"must be one of {sorted(SMTP_PORTS)}"
-            )
-        gens = (
-            tuple(self.key_generations)
-            if not isinstance(self.key_generations, str)
-            else ()
-        )
+            raise SmtpArgsError("port", self.port, f"must be one of {sorted(SMTP_PORTS)}")
+        gens = tuple(self.key_generations) if not isinstance(self.key_generations, str) else ()
         if (
             not 1 <= len(gens) <= MAX_ACCESS_KEYS
             or len(set(gens)) != len(gens)
-            or not all(isinstance(g, str) and _GENERATION.match(g) for g in gens)
+            or not all(isinstance(g, str) and KEY_GENERATION.match(g) for g in gens)
         ):
             raise SmtpArgsError(
                 "key_generations",
@@ -171,9 +157,7 @@ class SmtpAccessArgs:
         object.__setattr__(self, "key_generations", gens)
         active = gens[-1] if self.active_key is None else self.active_key
         if active not in gens:
-            raise SmtpArgsError(
-                "active_key", self.active_key, f"must be one of {list(gens)}"
-            )
+            raise SmtpArgsError("active_key", self.active_key, f"must be one of {list(gens)}")
         object.__setattr__(self, "active_key", active)
         object.__setattr__(self, "tags", check_tags("tags", self.tags, SmtpArgsError))
 
@@ -189,41 +173,30 @@ class SmtpAccess(pulumi.ComponentResource):
     secret_arn: Output[str]
     smtp_endpoint: str
 
-    def __init__(
-        self, name: str, args: SmtpAccessArgs, opts: ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, args: SmtpAccessArgs, opts: ResourceOptions | None = None) -> None:
         if not isinstance(args, SmtpAccessArgs):
             raise SmtpArgsError("args", type(args).__name__, "must be SmtpAccessArgs")
         super().__init__("mailinfra:smtp:SmtpAccess", name, None, opts)
         child = ResourceOptions(parent=self)
 
-        user = aws.iam.User(
-            f"{name}-user", path="/mailinfra/", tags=dict(args.tags), opts=child
-        )
+        user = aws.iam.User(f"{name}-user", path="/mailinfra/", tags=dict(args.tags), opts=child)
         arns: list[Input[str]] = [args.identity_arn]
         if args.configuration_set_arn is not None:
             arns.append(args.configuration_set_arn)
         aws.iam.UserPolicy(
             f"{name}-send-only",
             user=user.name,
-            policy=Output.all(*arns).apply(
-                lambda resolved: send_policy_document(args.domain, list(resolved))
-            ),
+            policy=Output.all(*arns).apply(lambda resolved: send_policy_document(args.domain, list(resolved))),
             opts=child,
         )
         # one AccessKey per generation (at most two): rotation = add, swap, delete
-        keys = {
-            gen: aws.iam.AccessKey(f"{name}-key-{gen}", user=user.name, opts=child)
-            for gen in args.key_generations
-        }
+        keys = {gen: aws.iam.AccessKey(f"{name}-key-{gen}", user=user.name, opts=child) for gen in args.key_generations}
         key = keys[args.active_key or args.key_generations[-1]]
 
         region = args.region
         # a value transform of the key's secret, not a resource: allowed inside apply.
         # (None only under a mock that returns no `secret`; the real provider always does.)
-        derived = key.secret.apply(
-            lambda s: smtp_password_from_secret_key(s, region) if s else None
-        )
+        derived = key.secret.apply(lambda s: smtp_password_from_secret_key(s, region) if s else None)
         password: Output[str] = Output.secret(cast(Output[str], derived))
         credentials: Output[str] = Output.secret(
             Output.json_dumps(
@@ -241,11 +214,7 @@ class SmtpAccess(pulumi.ComponentResource):
             f"SES SMTP credentials for {args.domain} ({args.smtp_endpoint}:{args.port})",
         )
         # KeyStore.secret returns the Secret resource; a plain factory may return the ARN
-        self.secret_arn = (
-            cast(Any, stored).arn
-            if isinstance(stored, pulumi.CustomResource)
-            else Output.from_input(stored)
-        )
+        self.secret_arn = cast(Any, stored).arn if isinstance(stored, pulumi.CustomResource) else Output.from_input(stored)
         self.username = key.id
         self.smtp_endpoint = args.smtp_endpoint
         self.register_outputs(

@@ -1,27 +1,85 @@
-"""Stack config -> component arguments (pure: no resource is created here).
+"""Stack config -> component arguments and records (pure: no resource is created here).
 
 Every component validates its typed args when they are built. :func:`preflight` builds
 the args of every component of the stack, with placeholders for values that only exist
 once resources do, before the program registers its first resource: so a bad value
 stops ``pulumi up`` (and ``mailinfra plan``, exit 2) with nothing half-created.
+
+The records a domain declares before deploy (:func:`static_records`,
+:func:`report_auth_records`) live here, not in domain.py: both SendingDomain and
+:func:`preflight` need them, and components import wiring, never the reverse.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pulumi
 
+from policies.mailinfra_policy.standards.errors import StandardError
+
 from . import records as rec
-from .config import DomainConfig, StackConfig, ZoneConfig
+from .config import NAMESPACE, ConfigError, DomainConfig, StackConfig, ZoneConfig, argument_key
 from .dkim import ByoDkimArgs
 from .dnssec import DnssecArgs
+from .errors import ArgsError
 from .firewall import FirewallArgs
 from .keystore import KeyStoreArgs
 from .mtasts_hosting import MtaStsHostingArgs
+from .records import DnsRecord, RecordError
 from .relay import ByodkimSigning, ContactTopic, SesRelayArgs
 from .smtp import SmtpAccessArgs
+
+
+def dmarc_of(d: DomainConfig) -> DnsRecord:
+    m = d.dmarc
+    return rec.dmarc_record(
+        d.name,
+        m.policy,
+        sp=m.subdomain_policy,
+        np=m.nonexistent_policy,
+        adkim=m.adkim,
+        aspf=m.aspf,
+        rua=m.rua,
+        ruf=m.ruf,
+        fo=m.fo,
+        t="y" if m.testing else None,
+        ttl=d.ttl,
+    )
+
+
+def static_records(d: DomainConfig, region: str) -> tuple[list[DnsRecord], rec.MtaSts | None]:
+    """The records of a domain that are known before deploy (pure: no Pulumi)."""
+    out = [
+        rec.spf_record(
+            d.name,
+            includes=d.spf.includes,
+            ip4=d.spf.ip4,
+            ip6=d.spf.ip6,
+            a=d.spf.a,
+            mx=d.spf.mx,
+            all_qualifier=d.spf.all,
+            ttl=d.ttl,
+        ),
+    ]
+    dmarc = dmarc_of(d)
+    out.append(dmarc)
+    sts = None
+    if d.mta_sts.enabled:
+        sts = rec.mta_sts(d.name, d.mta_sts.mode, d.mta_sts.mx, d.mta_sts.max_age, ttl=d.ttl)
+        out.append(sts.record)
+    out.append(rec.tls_rpt_record(d.name, d.tls_rpt.rua, ttl=d.ttl))
+    if d.bimi is not None:
+        out.append(rec.bimi_record(d.name, d.bimi.selector, d.bimi.logo, d.bimi.authority, dmarc, ttl=d.ttl))
+    out.extend(rec.mail_from_records(f"{d.mail_from}.{d.name}", region, ttl=d.ttl))
+    return out, sts
+
+
+def report_auth_records(d: DomainConfig) -> list[DnsRecord]:
+    """``<domain>._report._dmarc.<dest>`` for every external DMARC report destination."""
+    return list(rec.dmarc_report_auth_records(d.name, dmarc_of(d), ttl=d.ttl))
 
 
 def keystore_args(cfg: StackConfig, alias: str) -> KeyStoreArgs:
@@ -125,7 +183,9 @@ def smtp_args(
     )
 
 
-def hosting_args(d: DomainConfig, cfg: StackConfig, sts: rec.MtaSts, certificate_provider: pulumi.ProviderResource | None) -> MtaStsHostingArgs:
+def hosting_args(
+    d: DomainConfig, cfg: StackConfig, sts: rec.MtaSts, certificate_provider: pulumi.ProviderResource | None
+) -> MtaStsHostingArgs:
     return MtaStsHostingArgs(
         domain=d.name,
         policy_text=sts.policy_text,
@@ -148,27 +208,125 @@ def topics_by_domain(cfg: StackConfig) -> dict[str, tuple[str, ...]]:
     return {marketing[0].name: topics}
 
 
+# Stack-file key of each component argument preflight builds, so that an ArgsError
+# (``allowed_cidrs``, ``selectors[1].retire_after``) is reported as the key the user wrote
+# (``mailinfra.network.allowedCidrs[1]``, ``...dkim.selectors[1].retireAfter``).
+_N = NAMESPACE
+ArgKeys = Mapping[str, tuple[str, Any]]  # argument -> (stack-file key, configured value)
+
+
+def _common_keys(cfg: StackConfig) -> dict[str, tuple[str, Any]]:
+    return {
+        "region": ("aws:region", cfg.region),
+        "environment": (f"{_N}.environment", cfg.environment),
+        "account_id": (f"{_N}.accountId", cfg.account_id),
+        "tags": (f"{_N}.owner", cfg.owner),
+        "tags.owner": (f"{_N}.owner", cfg.owner),
+        "tags.environment": (f"{_N}.environment", cfg.environment),
+        "tags.data-classification": (f"{_N}.dataClassification", cfg.data_classification),
+    }
+
+
+def _keystore_keys(cfg: StackConfig) -> ArgKeys:
+    k = f"{_N}.keys"
+    return _common_keys(cfg) | {
+        "alias_name": (f"{k}.alias", cfg.keys.alias),
+        "admin_principals": (f"{k}.admins", cfg.keys.admins),
+        "user_principals": (f"{k}.users", cfg.keys.users),
+        "rotation_period_days": (f"{k}.rotationDays", cfg.keys.rotation_days),
+        "deletion_window_days": (f"{k}.deletionWindowDays", cfg.keys.deletion_window_days),
+        "secret_recovery_window_days": (f"{_N}.environment", cfg.environment),
+        "alert_email": (f"{k}.alertEmail", cfg.keys.alert_email),
+    }
+
+
+def _firewall_keys(cfg: StackConfig) -> ArgKeys:
+    n, net = f"{_N}.network", cfg.network
+    return _common_keys(cfg) | {
+        "vpc_id": (f"{n}.vpcId", net.vpc_id if net else None),
+        "subnet_ids": (f"{n}.subnetIds", net.subnet_ids if net else ()),
+        "allowed_cidrs": (f"{n}.allowedCidrs", net.allowed_cidrs if net else ()),
+        "ports": (f"{n}.ports", net.ports if net else ()),
+        "cloudflare_zones": (f"{_N}.zones", [z.name for z in cfg.zones]),
+    }
+
+
+def _zone_keys(cfg: StackConfig, z: ZoneConfig) -> ArgKeys:
+    zp = f"{_N}.zones.{z.name}"
+    return _common_keys(cfg) | {
+        "zone_id": (f"{zp}.zoneId", z.zone_id),
+        "zone_name": (zp, z.name),
+        "provider": (f"{zp}.provider", z.provider),
+        "account_id": (f"{zp}.accountId", z.account_id),
+        "admin_principals": (f"{_N}.keys.admins", cfg.keys.admins),
+    }
+
+
+def _domain_keys(cfg: StackConfig, index: int) -> ArgKeys:
+    d, dp = cfg.domains[index], cfg.domain_path(index)
+    selectors = [s.name for s in d.dkim.selectors]
+    return _common_keys(cfg) | {
+        "domain": (f"{dp}.name", d.name),
+        "mail_from_subdomain": (f"{dp}.mailFrom", d.mail_from),
+        "max_delivery_seconds": (f"{_N}.relay.maxDeliverySeconds", cfg.relay.max_delivery_seconds),
+        "byodkim": (f"{dp}.dkim.selectors", selectors),
+        "dedicated_ip_pool_scaling_mode": (f"{dp}.dedicatedIpPool", d.dedicated_ip_pool),
+        "contact_topics": (f"{dp}.contactTopics", d.contact_topics),
+        "selectors": (f"{dp}.dkim.selectors", selectors),
+        "overlap_days": (f"{dp}.dkim.overlapDays", d.dkim.overlap_days),
+        "key_generations": (f"{dp}.smtp.keyGenerations", d.smtp.key_generations),
+        "active_key": (f"{dp}.smtp.activeKey", d.smtp.active_key),
+        "port": (f"{dp}.smtp.port", d.smtp.port),
+        "policy_text": (f"{dp}.mtaSts", None),
+    }
+
+
+@contextlib.contextmanager
+def _stack_keys(cfg: StackConfig, keys: ArgKeys, where: str | None = None) -> Iterator[None]:
+    """Re-raise a component's ArgsError as the ConfigError of the stack-file key it names.
+
+    ``where``: the key path a builder's RecordError / standards error belongs to.
+    """
+    try:
+        yield
+    except ArgsError as exc:
+        path = argument_key(exc.argument, exc.value, keys)
+        if path is None:
+            raise
+        raise ConfigError(path, exc.value, exc.reason, secret=cfg.is_secret(path)) from None
+    except (RecordError, StandardError) as exc:
+        if where is None:
+            raise
+        raise ConfigError(where, None, str(exc), secret=cfg.is_secret(where), shown=False) from None
+
+
 def preflight(cfg: StackConfig) -> None:
     """Build every component's args (placeholders for resource outputs); raises the first
-    invalid one. Call before the first resource is registered."""
-    from .domain import report_auth_records, static_records
-
+    invalid one, as a ConfigError naming the stack-file key. Call before the first resource
+    is registered."""
     placeholder = f"arn:aws:kms:{cfg.region}:{cfg.account_id}:key/preflight"
-    keystore_args(cfg, keystore_alias(cfg, None))
-    firewall_args(cfg)
+    with _stack_keys(cfg, _keystore_keys(cfg)):
+        keystore_args(cfg, keystore_alias(cfg, None))
+    with _stack_keys(cfg, _firewall_keys(cfg)):
+        firewall_args(cfg)
     for z in cfg.zones:
         if z.dnssec:
-            dnssec_args(cfg, z)
+            with _stack_keys(cfg, _zone_keys(cfg, z)):
+                dnssec_args(cfg, z)
     topics = topics_by_domain(cfg)
-    for d in cfg.domains:
+    for i, d in enumerate(cfg.domains):
         if cfg.keys.per_domain:
-            keystore_args(cfg, keystore_alias(cfg, d))
-        _, sts = static_records(d, cfg.region)
-        report_auth_records(d)
-        byo = byodkim_args(d)
-        signing = ByodkimSigning(selector=byo.plan().signing, private_key="preflight") if byo else None
-        relay_args(d, cfg, kms_key_arn=placeholder, byodkim=signing, topics=topics.get(d.name, ()))
-        identity = f"arn:aws:ses:{cfg.region}:{cfg.account_id}:identity/{d.name}"
-        smtp_args(d, cfg, identity_arn=identity, configuration_set_arn=identity, secret_factory=lambda *a: placeholder)
+            with _stack_keys(cfg, _keystore_keys(cfg)):
+                keystore_args(cfg, keystore_alias(cfg, d))
+        keys = _domain_keys(cfg, i)
+        with _stack_keys(cfg, keys, cfg.domain_path(i)):
+            _, sts = static_records(d, cfg.region)
+            report_auth_records(d)
+            byo = byodkim_args(d)
+            signing = ByodkimSigning(selector=byo.plan().signing, private_key="preflight") if byo else None
+            relay_args(d, cfg, kms_key_arn=placeholder, byodkim=signing, topics=topics.get(d.name, ()))
+            identity = f"arn:aws:ses:{cfg.region}:{cfg.account_id}:identity/{d.name}"
+            smtp_args(d, cfg, identity_arn=identity, configuration_set_arn=identity, secret_factory=lambda *a: placeholder)
         if sts is not None:
-            hosting_args(d, cfg, sts, None)
+            with _stack_keys(cfg, {**keys, **_zone_keys(cfg, d.zone)}):
+                hosting_args(d, cfg, sts, None)

@@ -23,7 +23,6 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 
-
 @dataclass
 class Registered:
     type: str
@@ -48,10 +47,11 @@ class Recorder(pulumi.runtime.Mocks):
         rid = f"{args.name}-id"
         state.setdefault("arn", f"arn:aws:mock:us-east-1:123456789012:{args.typ.split(':')[-1].lower()}/{args.name}")
         if args.typ == "aws:sesv2/emailIdentity:EmailIdentity":
-            # what SES returns for Easy DKIM: three tokens
+            # what SES returns for Easy DKIM: three tokens (lowercase letters and digits)
             dkim = dict(state.get("dkimSigningAttributes") or {})
             if not dkim.get("domainSigningPrivateKey"):
-                dkim["tokens"] = [f"{args.name}tok{i}" for i in range(1, 4)]
+                stem = "".join(c for c in args.name.lower() if c.isalnum())[:56]
+                dkim["tokens"] = [f"{stem}tok{i}" for i in range(1, 4)]
             state["dkimSigningAttributes"] = dkim
         return rid, state
 

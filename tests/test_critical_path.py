@@ -9,11 +9,26 @@ from mailinfra.render import plan_to_text
 P = "urn:pulumi:dev::proj::"
 
 
-def res(name: str, type_: str = "aws:s3/bucket:Bucket", *, parent: str | None = None, deps: tuple[str, ...] = (),
-        prop_deps: dict[str, list[str]] | None = None, custom: bool = True) -> PlannedResource:
+def res(
+    name: str,
+    type_: str = "aws:s3/bucket:Bucket",
+    *,
+    parent: str | None = None,
+    deps: tuple[str, ...] = (),
+    prop_deps: dict[str, list[str]] | None = None,
+    custom: bool = True,
+) -> PlannedResource:
     return PlannedResource(
-        urn=P + type_ + "::" + name, type=type_, name=name, parent=parent, custom=custom, inputs={}, outputs={},
-        dependencies=list(deps), property_dependencies=prop_deps or {}, options={},
+        urn=P + type_ + "::" + name,
+        type=type_,
+        name=name,
+        parent=parent,
+        custom=custom,
+        inputs={},
+        outputs={},
+        dependencies=list(deps),
+        property_dependencies=prop_deps or {},
+        options={},
     )
 
 

@@ -260,14 +260,18 @@ def test_provider_diff_keeps_the_key() -> None:
     same = p.diff(rid, olds, {"selector": "s2025a", "key_size": 2048, "__provider": "serialized-v2"})
     assert same.changes is False and same.replaces == []
     # secrets as the provider host hands them over (keep_secrets) compare by value
-    wrapped = p.diff(rid, olds, {"selector": {SECRET_SIG: "1b47061264138c4ac30d75fd1eb44270", "value": "s2025a"}, "key_size": 2048})
+    wrapped = p.diff(
+        rid, olds, {"selector": {SECRET_SIG: "1b47061264138c4ac30d75fd1eb44270", "value": "s2025a"}, "key_size": 2048}
+    )
     assert wrapped.changes is False
     # selector or key size change: replace (a new key under a new name)
     moved = p.diff(rid, olds, {"selector": "s2025b", "key_size": 2048})
     assert moved.changes is True and moved.replaces == ["selector"] and moved.delete_before_replace is False
     assert p.diff(rid, olds, {"selector": "s2025a", "key_size": 1024}).replaces == ["key_size"]
     # update (not reachable through diff) and read keep the stored key
-    assert p.update(rid, olds, {"selector": "s2025a", "key_size": 2048}).outs == {k: v for k, v in olds.items() if k != "__provider"}
+    assert p.update(rid, olds, {"selector": "s2025a", "key_size": 2048}).outs == {
+        k: v for k, v in olds.items() if k != "__provider"
+    }
     assert p.read(rid, created_outs).outs == created_outs
 
 
@@ -337,7 +341,9 @@ def test_dkim_signature_verifies_against_published_txt() -> None:
         assert sig.startswith(b"DKIM-Signature:")
         assert dkimpy.verify(sig + MESSAGE, dnsfunc=_dns_for({name: outs["dkim_txt"]}))
     # a tampered message or another key does not verify
-    assert not dkimpy.verify(sig + MESSAGE.replace(b"Hello, reader", b"Hello, victim"), dnsfunc=_dns_for({name: outs["dkim_txt"]}))
+    assert not dkimpy.verify(
+        sig + MESSAGE.replace(b"Hello, reader", b"Hello, victim"), dnsfunc=_dns_for({name: outs["dkim_txt"]})
+    )
     other = create("s2025a")[1]
     assert not dkimpy.verify(sig + MESSAGE, dnsfunc=_dns_for({name: other["dkim_txt"]}))
 

@@ -3,23 +3,35 @@
 from __future__ import annotations
 
 import pulumi
+import pytest
 from pulumi.runtime import rpc
 
 from components.config import parse_config
-from components.domain import SendingDomain, SendingDomainArgs, static_records
+from components.domain import SendingDomain, SendingDomainArgs
 from components.keystore import KeyStore, KeyStoreArgs
+from components.relay import RelayArgsError, SesRelayArgs
+from components.wiring import static_records
 from tests.test_config import stack_raw
 
 
-def _cfg(stack: str = "prod"):
-    raw, region = stack_raw(stack)
-    return parse_config(raw, stack=stack, region=region)
+def _cfg(stack: str = "prod", region: str | None = None):
+    raw, stack_region = stack_raw(stack)
+    if region is not None:
+        raw["compliance"]["allowedRegions"] = [region]
+    return parse_config(raw, stack=stack, region=region or stack_region)
 
 
 def _keystore(cfg) -> KeyStore:
     return KeyStore(
         "keys",
-        KeyStoreArgs(environment=cfg.environment, alias_name="t", account_id=cfg.account_id, region=cfg.region, admin_principals=cfg.keys.admins, tags=cfg.tags),
+        KeyStoreArgs(
+            environment=cfg.environment,
+            alias_name="t",
+            account_id=cfg.account_id,
+            region=cfg.region,
+            admin_principals=cfg.keys.admins,
+            tags=cfg.tags,
+        ),
     )
 
 
@@ -80,7 +92,11 @@ def test_byodkim_identity_waits_for_the_selector_record(pulumi_mocks):
     dom = _domain(cfg, "news.example.org")
 
     def check(_):
-        (txt,) = [r for r in pulumi_mocks.of_type("cloudflare:index/dnsRecord:DnsRecord") if r.name.endswith("-dkim-records-dkim-s2026a")]
+        (txt,) = [
+            r
+            for r in pulumi_mocks.of_type("cloudflare:index/dnsRecord:DnsRecord")
+            if r.name.endswith("-dkim-records-dkim-s2026a")
+        ]
         assert txt.inputs["name"] == "s2026a._domainkey.news.example.org"
         (ident,) = pulumi_mocks.of_type("aws:sesv2/emailIdentity:EmailIdentity")
         assert txt.urn in ident.dependencies
@@ -106,3 +122,31 @@ def test_smtp_key_rotation_settings_reach_the_access_keys(pulumi_mocks):
 
     return _settled(dom).apply(check)
 
+
+@pulumi.runtime.test
+def test_easy_dkim_cnames_use_the_regional_dkim_domain(pulumi_mocks):
+    # af-south-1 is one of the SES regions whose Easy DKIM domain is dkim.<region>.amazonses.com
+    # (AWS General Reference, SES endpoints): the CNAMEs must point there, not at dkim.amazonses.com.
+    cfg = _cfg(region="af-south-1")
+    dom = _domain(cfg, "mail.example.com")
+
+    def check(_):
+        (ident,) = pulumi_mocks.of_type("aws:sesv2/emailIdentity:EmailIdentity")
+        ident_tokens = [f"{''.join(c for c in ident.name if c.isalnum())}tok{i}" for i in range(1, 4)]
+        cnames = sorted(
+            (r.inputs["name"], r.inputs["records"][0])
+            for r in pulumi_mocks.of_type("aws:route53/record:Record")
+            if r.inputs.get("type") == "CNAME" and "._domainkey." in r.inputs["name"]
+        )
+        assert cnames == sorted((f"{t}._domainkey.mail.example.com", f"{t}.dkim.af-south-1.amazonses.com") for t in ident_tokens)
+
+    return _settled(dom).apply(check)
+
+
+def test_a_region_without_ses_is_refused_by_the_relay_args():
+    # ap-east-1 is a valid AWS region where SES is not offered: no Easy DKIM domain to point at.
+    with pytest.raises(RelayArgsError) as err:
+        SesRelayArgs(domain="example.com", region="ap-east-1", kms_key_arn="arn:aws:kms:ap-east-1:123456789012:key/k")
+    assert str(err.value) == (
+        "region: Amazon SES is not offered in this region (AWS General Reference, SES endpoints) (got 'ap-east-1')"
+    )

@@ -289,8 +289,14 @@ def test_plan_after_pulumi_mocks_fixture(pulumi_mocks):
 
 
 def test_json_shape_matches_contract(aws_dev):
-    violation = {"policy": "kms-rotation", "enforcement": "mandatory", "severity": "high",
-                 "urn": aws_dev.resources[0].urn, "message": "rotate", "extra": 1}
+    violation = {
+        "policy": "kms-rotation",
+        "enforcement": "mandatory",
+        "severity": "high",
+        "urn": aws_dev.resources[0].urn,
+        "message": "rotate",
+        "extra": 1,
+    }
     doc = json.loads(json_text(aws_dev, [violation]))
     assert list(doc) == ["stack", "project", "resources", "violations", "outputs"]
     assert doc["stack"] == "dev" and doc["project"] == "fixture-aws"
@@ -304,8 +310,9 @@ def test_json_shape_matches_contract(aws_dev):
 
 
 def test_text_tree(aws_dev):
-    text = plan_to_text(aws_dev, [{"policy": "p-1", "enforcement": "advisory", "severity": "low",
-                                   "urn": "urn:x", "message": "hello"}])
+    text = plan_to_text(
+        aws_dev, [{"policy": "p-1", "enforcement": "advisory", "severity": "low", "urn": "urn:x", "message": "hello"}]
+    )
     lines = text.splitlines()
     assert "+ pulumi:pulumi:Stack fixture-aws-dev" in lines
     assert "  + fixture:index:Bundle mail-example-com" in lines

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pulumi
 import pytest
 
 from components.firewall import (
@@ -14,6 +13,7 @@ from components.firewall import (
     FirewallArgsError,
     rule_suffix,
 )
+from tests.helpers import build
 
 TAGS = {"owner": "mail", "environment": "prod", "data-classification": "internal"}
 SG = "aws:ec2/securityGroup:SecurityGroup"
@@ -21,25 +21,6 @@ INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
 ZONE_SETTING = "cloudflare:index/zoneSetting:ZoneSetting"
-
-
-def build(make, **outputs_of):
-    """Construct under the mock runtime; return (component, resolved outputs)."""
-    holder: dict[str, Any] = {}
-
-    @pulumi.runtime.test
-    def run():
-        comp = make()
-        holder["component"] = comp
-        names = list(outputs_of)
-        outs = [outputs_of[n](comp) for n in names]
-        return pulumi.Output.all(*outs).apply(
-            lambda vals: holder.update(zip(names, vals))
-        )
-
-    run()
-    comp = holder.pop("component")
-    return comp, holder
 
 
 def _args(**over: Any) -> FirewallArgs:
@@ -90,21 +71,15 @@ def test_one_ingress_rule_per_cidr_and_port_and_no_egress(pulumi_mocks):
         cidr = i.get("cidrIpv4") or i.get("cidrIpv6")
         assert not ("cidrIpv4" in i and "cidrIpv6" in i)
         seen.add((cidr, int(i["fromPort"])))
-    assert seen == {
-        (c, p) for c in ("10.20.0.0/16", "2001:db8:1::/48") for p in (587, 465, 2587)
-    }
+    assert seen == {(c, p) for c in ("10.20.0.0/16", "2001:db8:1::/48") for p in (587, 465, 2587)}
     assert len(rules) == 6
     assert not pulumi_mocks.of_type(EGRESS)
     assert all(c not in ("0.0.0.0/0", "::/0") for c, _ in seen)
 
 
 def test_children_are_parented_and_named_from_component(pulumi_mocks):
-    build(
-        lambda: Firewall("prod-fw", _args(cloudflare_zones={"example.com": "zone123"}))
-    )
-    (comp,) = [
-        r for r in pulumi_mocks.registered if r.type == "mailinfra:firewall:Firewall"
-    ]
+    build(lambda: Firewall("prod-fw", _args(cloudflare_zones={"example.com": "zone123"})))
+    (comp,) = [r for r in pulumi_mocks.registered if r.type == "mailinfra:firewall:Firewall"]
     children = [r for r in pulumi_mocks.registered if r is not comp]
     assert len(children) == 1 + 6 + 1 + 3
     assert all(r.parent == comp.urn and r.name.startswith("prod-fw-") for r in children)
@@ -119,11 +94,7 @@ def test_rule_names_do_not_depend_on_order(pulumi_mocks):
         )
     )
     names = sorted(r.name for r in pulumi_mocks.of_type(INGRESS))
-    assert names == sorted(
-        f"fw-in-{rule_suffix(c, p)}"
-        for c in ("10.20.0.0/16", "2001:db8:1::/48")
-        for p in (587, 2587)
-    )
+    assert names == sorted(f"fw-in-{rule_suffix(c, p)}" for c in ("10.20.0.0/16", "2001:db8:1::/48") for p in (587, 2587))
     assert rule_suffix("10.20.0.0/16", 587) == "587-10-20-0-0-16"
 
 
@@ -133,24 +104,17 @@ def test_port_25_only_on_mx_hosts_which_are_tagged(pulumi_mocks):
     assert sg.inputs["tags"]["mailinfra:role"] == "mx"
     ports = sorted({int(r.inputs["fromPort"]) for r in pulumi_mocks.of_type(INGRESS)})
     assert ports == [25, 587]
-    assert all(
-        r.inputs["tags"]["mailinfra:role"] == "mx"
-        for r in pulumi_mocks.of_type(INGRESS)
-    )
+    assert all(r.inputs["tags"]["mailinfra:role"] == "mx" for r in pulumi_mocks.of_type(INGRESS))
 
 
 def test_cloudflare_zone_tls_settings(pulumi_mocks):
     fw, _ = build(
         lambda: Firewall(
             "fw",
-            FirewallArgs(
-                region="eu-west-1", cloudflare_zones={"example.com": "zone123"}
-            ),
+            FirewallArgs(region="eu-west-1", cloudflare_zones={"example.com": "zone123"}),
         ),
     )
-    settings = {
-        r.inputs["settingId"]: r.inputs for r in pulumi_mocks.of_type(ZONE_SETTING)
-    }
+    settings = {r.inputs["settingId"]: r.inputs for r in pulumi_mocks.of_type(ZONE_SETTING)}
     assert settings == {
         "min_tls_version": {
             "zoneId": "zone123",

@@ -131,15 +131,32 @@ def test_policy_admin_statement() -> None:
     assert s["Principal"] == {"AWS": sorted([ADMIN, ADMIN2])}
     assert s["Action"] == list(ADMIN_ACTIONS)
     assert set(s["Action"]) == {
-        "kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*",
-        "kms:Revoke*", "kms:Get*", "kms:TagResource", "kms:UntagResource", "kms:RotateKeyOnDemand",
+        "kms:Create*",
+        "kms:Describe*",
+        "kms:Enable*",
+        "kms:List*",
+        "kms:Put*",
+        "kms:Update*",
+        "kms:Revoke*",
+        "kms:Get*",
+        "kms:TagResource",
+        "kms:UntagResource",
+        "kms:RotateKeyOnDemand",
     }
     assert "Condition" not in s
     # no destructive or wildcard action without MFA anywhere
     for st in key_policy(make_args())["Statement"]:
         if st["Sid"] != "KeyAdministrationDestructiveWithMfa":
             actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
-            assert not {"kms:*", "*", "kms:Disable*", "kms:DisableKey", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion", "kms:Delete*"} & set(actions)
+            assert not {
+                "kms:*",
+                "*",
+                "kms:Disable*",
+                "kms:DisableKey",
+                "kms:ScheduleKeyDeletion",
+                "kms:CancelKeyDeletion",
+                "kms:Delete*",
+            } & set(actions)
 
 
 def test_policy_destructive_actions_need_mfa() -> None:
@@ -275,7 +292,9 @@ def test_alias_and_monitoring(pulumi_mocks) -> None:
     assert st["Principal"] == {"Service": "events.amazonaws.com"} and st["Action"] == "sns:Publish"
     assert st["Condition"]["StringEquals"] == {"aws:SourceAccount": ACCOUNT}
     assert st["Condition"]["ArnEquals"]["aws:SourceArn"].endswith("/mail-key-events")
-    subs = {s.inputs["protocol"]: s.inputs["endpoint"] for s in pulumi_mocks.of_type("aws:sns/topicSubscription:TopicSubscription")}
+    subs = {
+        s.inputs["protocol"]: s.inputs["endpoint"] for s in pulumi_mocks.of_type("aws:sns/topicSubscription:TopicSubscription")
+    }
     assert subs == {"email": "security@example.com", "https": "https://hooks.example.com/kms"}
     # every child parented and named after the component; every taggable one tagged
     for r in pulumi_mocks.registered:

@@ -23,7 +23,7 @@ print(json.dumps({{"resources": len(plan.resources),
 
 VERIFY = """
 import json, sys
-import mailinfra.cli, mailinfra.verify, mailinfra.verify.checks, mailinfra.verify.expect, mailinfra.zone
+import mailinfra.cli, mailinfra.verify, mailinfra.verify.runner, mailinfra.verify.expect, mailinfra.zone
 print(json.dumps(sorted(m for m in ("pulumi", "pulumi_policy", "pulumi_aws", "pulumi_cloudflare") if m in sys.modules)))
 """
 

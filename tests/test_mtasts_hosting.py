@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pulumi
 import pulumi_aws as aws
 import pytest
 
@@ -16,30 +15,12 @@ from components.mtasts_hosting import (
     MtaStsHostingArgsError,
     worker_script,
 )
+from tests.helpers import build
 
 POLICY = "version: STSv1\r\nmode: enforce\r\nmx: mx1.example.com\r\nmax_age: 604800\r\n"
 TAGS = {"owner": "mail", "environment": "prod", "data-classification": "public"}
 DVO_NAME = "_0123abcd.mta-sts.example.com."
 DVO_VALUE = "_4567efgh.abcdefghij.acm-validations.aws."
-
-
-def build(make, **outputs_of):
-    """Construct under the mock runtime; return (component, resolved outputs)."""
-    holder: dict[str, Any] = {}
-
-    @pulumi.runtime.test
-    def run():
-        comp = make()
-        holder["component"] = comp
-        names = list(outputs_of)
-        outs = [outputs_of[n](comp) for n in names]
-        return pulumi.Output.all(*outs).apply(
-            lambda vals: holder.update(zip(names, vals))
-        )
-
-    run()
-    comp = holder.pop("component")
-    return comp, holder
 
 
 @pytest.fixture
@@ -179,27 +160,18 @@ def test_route53_bucket_is_private_and_encrypted(mocks):
         mocks,
         "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
     )
-    assert (
-        sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"]
-        == "AES256"
-    )
+    assert sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256"
     obj = _one(mocks, "aws:s3/bucketObjectv2:BucketObjectv2")
     assert obj.inputs["key"] == ".well-known/mta-sts.txt"
     assert obj.inputs["content"] == POLICY
     assert obj.inputs["contentType"] == "text/plain"
     assert obj.inputs["bucket"] == out["bucket"]
-    policy = json.loads(
-        _one(mocks, "aws:s3/bucketPolicy:BucketPolicy").inputs["policy"]
-    )
+    policy = json.loads(_one(mocks, "aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])
     allow, deny = policy["Statement"]
     assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"}
     assert allow["Action"] == "s3:GetObject"
-    assert allow["Condition"]["StringEquals"]["AWS:SourceArn"].endswith(
-        "/example-com-mta-sts-cdn"
-    )
-    assert deny["Effect"] == "Deny" and deny["Condition"] == {
-        "Bool": {"aws:SecureTransport": "false"}
-    }
+    assert allow["Condition"]["StringEquals"]["AWS:SourceArn"].endswith("/example-com-mta-sts-cdn")
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
 def test_route53_bucket_may_use_the_cmk(mocks):
@@ -264,9 +236,7 @@ def test_route53_certificate_in_us_east_1_with_dns_validation(mocks):
 
 def test_route53_alias_records(mocks):
     build(lambda: MtaStsHosting("example-com-mta-sts", _route53_args()))
-    aliases = [
-        r for r in mocks.of_type("aws:route53/record:Record") if "aliases" in r.inputs
-    ]
+    aliases = [r for r in mocks.of_type("aws:route53/record:Record") if "aliases" in r.inputs]
     assert sorted(r.inputs["type"] for r in aliases) == ["A", "AAAA"]
     for r in aliases:
         assert r.inputs["name"] == "mta-sts.example.com"
@@ -292,9 +262,7 @@ def test_route53_certificate_uses_given_provider(mocks):
     (prov,) = mocks.of_type("pulumi:providers:aws")
     cert = _one(mocks, "aws:acm/certificate:Certificate")
     validation = _one(mocks, "aws:acm/certificateValidation:CertificateValidation")
-    assert cert.provider.startswith(prov.urn) and validation.provider.startswith(
-        prov.urn
-    )
+    assert cert.provider.startswith(prov.urn) and validation.provider.startswith(prov.urn)
     bucket = _one(mocks, "aws:s3/bucket:Bucket")
     assert not bucket.provider.startswith(prov.urn)
 
@@ -306,11 +274,7 @@ def test_route53_children_parented_and_named(mocks):
             MtaStsHosting("b-mta-sts", _route53_args(domain="example.org")),
         )
     )
-    comps = {
-        r.urn: r
-        for r in mocks.registered
-        if r.type == "mailinfra:mtasts_hosting:MtaStsHosting"
-    }
+    comps = {r.urn: r for r in mocks.registered if r.type == "mailinfra:mtasts_hosting:MtaStsHosting"}
     children = [r for r in mocks.registered if r.urn not in comps]
     assert all(r.parent in comps for r in children)
     assert all(r.name.startswith(comps[r.parent].name + "-") for r in children)

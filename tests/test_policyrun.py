@@ -40,15 +40,18 @@ def test_compliant_program_has_no_violation() -> None:
     assert run_policies(run_plan(str(FIXTURE), "prod")) == []
 
 
-@pytest.mark.parametrize(("change", "policy"), [
-    ({"tlsPolicy": "OPTIONAL"}, "ses-configuration-set-tls-required"),
-    ({"spfIncludes": 11}, "spf-lookup-limit"),
-    ({"splitDkim": False}, "dns-txt-string-length"),
-    ({"dkimBits": 1024}, "dkim-key-strength"),
-    ({"kskRegion": "eu-west-1"}, "kms-dnssec-ksk"),
-    ({"kskRegion": "us-west-2"}, "compliance-region-residency"),
-    ({"protectKeys": False}, "kms-key-protected"),
-])
+@pytest.mark.parametrize(
+    ("change", "policy"),
+    [
+        ({"tlsPolicy": "OPTIONAL"}, "ses-configuration-set-tls-required"),
+        ({"spfIncludes": 11}, "spf-lookup-limit"),
+        ({"splitDkim": False}, "dns-txt-string-length"),
+        ({"dkimBits": 1024}, "dkim-key-strength"),
+        ({"kskRegion": "eu-west-1"}, "kms-dnssec-ksk"),
+        ({"kskRegion": "us-west-2"}, "compliance-region-residency"),
+        ({"protectKeys": False}, "kms-key-protected"),
+    ],
+)
 def test_one_setting_change_is_rejected(tmp_path: Path, change: dict[str, object], policy: str) -> None:
     found = _mandatory(_variant(tmp_path, **change))
     assert policy in {v.policy for v in found}, found
@@ -74,10 +77,17 @@ def test_violation_fields_and_json_contract() -> None:
 
 
 def test_unknowns_reach_policies_as_crossguard_sentinels() -> None:
-    plan = make_plan([
-        {"type": "aws:sesv2/configurationSet:ConfigurationSet", "name": "cs", "props": {"deliveryOptions": {"tlsPolicy": UNKNOWN}}},
-        {"type": "aws:kms/key:Key", "name": "k", "props": {"enableKeyRotation": UNKNOWN}, "protect": True},
-    ], stack="prod")
+    plan = make_plan(
+        [
+            {
+                "type": "aws:sesv2/configurationSet:ConfigurationSet",
+                "name": "cs",
+                "props": {"deliveryOptions": {"tlsPolicy": UNKNOWN}},
+            },
+            {"type": "aws:kms/key:Key", "name": "k", "props": {"enableKeyRotation": UNKNOWN}, "protect": True},
+        ],
+        stack="prod",
+    )
     assert not [v for v in run_policies(plan) if v.policy in ("ses-configuration-set-tls-required", "kms-symmetric-key-rotation")]
 
 
@@ -89,7 +99,11 @@ def test_policy_config_file_and_shipped_environment_configs(tmp_path: Path) -> N
         shipped = json.loads((ROOT / "policies" / "config" / f"{env}.json").read_text())
         assert shipped == policy_config_for(env)
     plan = make_plan([{"type": "aws:kms/key:Key", "name": "k", "props": {}}], stack="prod")
-    found = [v for v in run_policies(plan, policy_config=str(ROOT / "policies" / "config" / "dev.json")) if v.policy == "kms-key-protected"]
+    found = [
+        v
+        for v in run_policies(plan, policy_config=str(ROOT / "policies" / "config" / "dev.json"))
+        if v.policy == "kms-key-protected"
+    ]
     assert {v.enforcement for v in found} == {"advisory"}
 
 
@@ -102,7 +116,8 @@ def test_foreign_pack_is_loaded_without_serving(tmp_path: Path) -> None:
         "    if args.resource_type == 'aws:s3/bucket:Bucket':\n"
         "        report('no buckets here')\n"
         "PolicyPack(name='foreign', policies=[ResourceValidationPolicy(name='no-buckets', description='d', "
-        "validate=no_buckets, enforcement_level=EnforcementLevel.MANDATORY)])\n")
+        "validate=no_buckets, enforcement_level=EnforcementLevel.MANDATORY)])\n"
+    )
     plan = make_plan([{"type": "aws:s3/bucket:Bucket", "name": "b", "props": {}}])
     found = run_policies(plan, policy_pack_dir=str(pack))
     assert [(v.policy, v.enforcement, v.message) for v in found] == [("no-buckets", "mandatory", "no buckets here")]
@@ -119,7 +134,7 @@ def test_broken_pack_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_shipped_main_holds_only_the_pack() -> None:
     text = (ROOT / "policies" / "__main__.py").read_text()
-    assert text.count("PolicyPack(") == 1 and 'PACK_NAME' in text
+    assert text.count("PolicyPack(") == 1 and "PACK_NAME" in text
     for path in (ROOT / "policies" / "mailinfra_policy").rglob("*.py"):
         assert "PolicyPack(" not in path.read_text(), path
     assert load_pack().name == "mailinfra-security"

@@ -123,10 +123,26 @@ def _edit_stack(project, stack, fn):
 
 
 BAD_CONFIGS = [
-    ("ttl", lambda c: c["mailinfra:domains"][0].update(ttl=5), "mailinfra.domains[0](mail.dev.example.com).ttl: must be an integer from 60 to 86400 (got 5)"),
-    ("cidr", lambda c: c["mailinfra:network"].update(allowedCidrs=["10.0.0.0/40"]), "mailinfra.network.allowedCidrs[0]: must be a CIDR block"),
-    ("email", lambda c: c["mailinfra:keys"].update(alertEmail="security"), "mailinfra.keys.alertEmail: must be an email address (got 'security')"),
-    ("domain", lambda c: c["mailinfra:domains"][0].update(name="bad_domain..com"), "mailinfra.domains[0].name: must be a domain name"),
+    (
+        "ttl",
+        lambda c: c["mailinfra:domains"][0].update(ttl=5),
+        "mailinfra.domains[0](mail.dev.example.com).ttl: must be an integer from 60 to 86400 (got 5)",
+    ),
+    (
+        "cidr",
+        lambda c: c["mailinfra:network"].update(allowedCidrs=["10.0.0.0/40"]),
+        "mailinfra.network.allowedCidrs[0]: must be a CIDR block",
+    ),
+    (
+        "email",
+        lambda c: c["mailinfra:keys"].update(alertEmail="security"),
+        "mailinfra.keys.alertEmail: must be an email address (got 'security')",
+    ),
+    (
+        "domain",
+        lambda c: c["mailinfra:domains"][0].update(name="bad_domain..com"),
+        "mailinfra.domains[0].name: must be a domain name",
+    ),
     ("unknown", lambda c: c.update({"mailinfra:dmarcc": {}}), "mailinfra.dmarcc: unknown key 'dmarcc'"),
 ]
 
@@ -152,7 +168,9 @@ def test_cli_plan_json_and_exit_1_on_mandatory_violation(project_copy):
     proc = _cli("plan", "--stack", "prod", "--project", str(project_copy), "--format", "json")
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
-    assert data["stack"] == "prod" and data["violations"] == [] or all(v["enforcement"] != "mandatory" for v in data["violations"])
+    assert (
+        data["stack"] == "prod" and data["violations"] == [] or all(v["enforcement"] != "mandatory" for v in data["violations"])
+    )
     # one setting: a prod domain's DMARC only monitors -> the pack rejects it
     _edit_stack(project_copy, "prod", lambda c: c["mailinfra:domains"][1]["dmarc"].update(policy="none"))
     proc = _cli("plan", "--stack", "prod", "--project", str(project_copy), "--format", "json")
@@ -162,7 +180,10 @@ def test_cli_plan_json_and_exit_1_on_mandatory_violation(project_copy):
     # BIMI under a monitoring DMARC cannot even be built: bad input, exit 2
     _edit_stack(project_copy, "prod", lambda c: c["mailinfra:domains"][0].setdefault("dmarc", {}).update(policy="none"))
     proc = _cli("plan", "--stack", "prod", "--project", str(project_copy))
-    assert proc.returncode == 2 and "mailinfra.domains[0](mail.example.com).bimi: BIMI needs DMARC quarantine or reject" in proc.stderr
+    assert (
+        proc.returncode == 2
+        and "mailinfra.domains[0](mail.example.com).bimi: BIMI needs DMARC quarantine or reject" in proc.stderr
+    )
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
 
 
@@ -195,5 +216,7 @@ def test_prod_contains_the_sending_side(plans):
 
     (obj,) = [r for r in plan.resources if r.type == "aws:s3/bucketObjectv2:BucketObjectv2"]
     served = obj.inputs["content"]
-    txt = next(r for r in plan.resources if r.type == "aws:route53/record:Record" and r.inputs.get("name") == "_mta-sts.mail.example.com")
+    txt = next(
+        r for r in plan.resources if r.type == "aws:route53/record:Record" and r.inputs.get("name") == "_mta-sts.mail.example.com"
+    )
     assert f"id={mtasts.policy_id(served)}" in txt.inputs["records"][0]

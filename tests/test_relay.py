@@ -17,34 +17,11 @@ from components.relay import (
     SesRelayArgs,
     mail_from_dns_records,
 )
+from tests.helpers import build
 
 KMS = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
 TAGS = {"owner": "mail", "environment": "dev", "data-classification": "internal"}
 TOKENS = ["tok1abc", "tok2def", "tok3ghi"]
-
-
-def build(make, **outputs_of):
-    """Construct under the mock runtime; return (component, resolved outputs).
-
-    `pulumi.runtime.test` waits for every outstanding registration before returning,
-    so assertions on the recorder afterwards see every child. Each named output is
-    resolved inside the returned Output and read afterwards (a missing key fails).
-    """
-    holder: dict[str, Any] = {}
-
-    @pulumi.runtime.test
-    def run():
-        comp = make()
-        holder["component"] = comp
-        names = list(outputs_of)
-        outs = [outputs_of[n](comp) for n in names]
-        return pulumi.Output.all(*outs).apply(
-            lambda vals: holder.update(zip(names, vals))
-        )
-
-    run()
-    comp = holder.pop("component")
-    return comp, holder
 
 
 def _args(**over: Any) -> SesRelayArgs:
@@ -65,10 +42,8 @@ def mocks(pulumi_mocks):
 
     def new_resource(args):
         rid, state = original(args)
-        if (
-            args.typ == "aws:sesv2/emailIdentity:EmailIdentity"
-            and "domainSigningSelector"
-            not in (state.get("dkimSigningAttributes") or {})
+        if args.typ == "aws:sesv2/emailIdentity:EmailIdentity" and "domainSigningSelector" not in (
+            state.get("dkimSigningAttributes") or {}
         ):
             state = {
                 **state,
@@ -122,9 +97,7 @@ def test_configuration_set_requires_tls(mocks):
 
 def test_dedicated_ip_pool_is_optional_and_wired(mocks):
     _relay, out = build(
-        lambda: SesRelay(
-            "example-com", _args(dedicated_ip_pool_scaling_mode="MANAGED")
-        ),
+        lambda: SesRelay("example-com", _args(dedicated_ip_pool_scaling_mode="MANAGED")),
         pool=lambda r: r.dedicated_ip_pool_name,
     )
     pool = _one(mocks, "aws:sesv2/dedicatedIpPool:DedicatedIpPool")
@@ -132,17 +105,11 @@ def test_dedicated_ip_pool_is_optional_and_wired(mocks):
     assert pool.inputs["tags"] == TAGS
     assert pool.inputs["region"] == "eu-west-1"
     cs = _one(mocks, "aws:sesv2/configurationSet:ConfigurationSet")
-    assert (
-        cs.inputs["deliveryOptions"]["sendingPoolName"]
-        == pool.inputs["poolName"]
-        == out["pool"]
-    )
+    assert cs.inputs["deliveryOptions"]["sendingPoolName"] == pool.inputs["poolName"] == out["pool"]
 
 
 def test_event_destination_to_encrypted_topic(mocks):
-    _relay, out = build(
-        lambda: SesRelay("example-com", _args()), topic=lambda r: r.events_topic_arn
-    )
+    _relay, out = build(lambda: SesRelay("example-com", _args()), topic=lambda r: r.events_topic_arn)
     topic = _one(mocks, "aws:sns/topic:Topic")
     assert topic.inputs["kmsMasterKeyId"] == KMS
     assert topic.inputs["tags"] == TAGS
@@ -165,31 +132,23 @@ def test_event_destination_to_encrypted_topic(mocks):
     assert stmt["Principal"] == {"Service": "ses.amazonaws.com"}
     assert stmt["Action"] == "sns:Publish"
     assert stmt["Resource"] == out["topic"]
-    assert stmt["Condition"]["ArnEquals"]["aws:SourceArn"].endswith(
-        ":configuration-set/example-com-config-set"
-    )
+    assert stmt["Condition"]["ArnEquals"]["aws:SourceArn"].endswith(":configuration-set/example-com-config-set")
     assert stmt["Condition"]["StringEquals"]["aws:SourceAccount"] == "123456789012"
 
 
 def test_identity_defaults_to_configuration_set_and_easy_dkim(mocks):
-    _relay, out = build(
-        lambda: SesRelay("example-com", _args()), tokens=lambda r: r.dkim_tokens
-    )
+    _relay, out = build(lambda: SesRelay("example-com", _args()), tokens=lambda r: r.dkim_tokens)
     ident = _one(mocks, "aws:sesv2/emailIdentity:EmailIdentity")
     assert ident.inputs["emailIdentity"] == "example.com"
     assert ident.inputs["configurationSetName"] == "example-com"
-    assert ident.inputs["dkimSigningAttributes"] == {
-        "nextSigningKeyLength": "RSA_2048_BIT"
-    }
+    assert ident.inputs["dkimSigningAttributes"] == {"nextSigningKeyLength": "RSA_2048_BIT"}
     assert ident.inputs["tags"] == TAGS
     assert out["tokens"] == TOKENS
 
 
 def _key_is_secret(attrs: Any) -> bool:
     # the SDK pushes secretness up to the enclosing object; either way it is never plain
-    return rpc.is_rpc_secret(attrs) or rpc.is_rpc_secret(
-        attrs.get("domainSigningPrivateKey")
-    )
+    return rpc.is_rpc_secret(attrs) or rpc.is_rpc_secret(attrs.get("domainSigningPrivateKey"))
 
 
 def test_byodkim_private_key_stays_secret(mocks):
@@ -215,19 +174,13 @@ def test_byodkim_private_key_stays_secret(mocks):
 
 
 def test_byodkim_plain_key_is_wrapped_secret(mocks):
-    build(
-        lambda: SesRelay(
-            "example-com", _args(byodkim=ByodkimSigning("sel1", "cGxhaW4ta2V5"))
-        )
-    )
+    build(lambda: SesRelay("example-com", _args(byodkim=ByodkimSigning("sel1", "cGxhaW4ta2V5"))))
     ident = _one(mocks, "aws:sesv2/emailIdentity:EmailIdentity")
     assert _key_is_secret(ident.inputs["dkimSigningAttributes"])
 
 
 def test_mail_from_is_aligned_and_rejects_without_mx(mocks):
-    relay, _ = build(
-        lambda: SesRelay("example-com", _args(mail_from_subdomain="bounce.example.com"))
-    )
+    relay, _ = build(lambda: SesRelay("example-com", _args(mail_from_subdomain="bounce.example.com")))
     mf = _one(
         mocks,
         "aws:sesv2/emailIdentityMailFromAttributes:EmailIdentityMailFromAttributes",
@@ -295,10 +248,7 @@ def test_two_relays_do_not_collide(pulumi_mocks) -> None:
     )
     names = [(r.type, r.name) for r in pulumi_mocks.registered]
     assert len(names) == len(set(names)) == 14
-    ses_names = [
-        r.inputs["configurationSetName"]
-        for r in pulumi_mocks.of_type("aws:sesv2/configurationSet:ConfigurationSet")
-    ]
+    ses_names = [r.inputs["configurationSetName"] for r in pulumi_mocks.of_type("aws:sesv2/configurationSet:ConfigurationSet")]
     assert sorted(ses_names) == ["example-com", "example-org"]
 
 
@@ -361,7 +311,7 @@ def test_mail_from_records_builder() -> None:
         ),
         (
             {"byodkim": {"selector": "Bad_Sel", "private_key": "x"}},
-            "byodkim.selector: must be a DKIM selector of lowercase LDH labels (got 'Bad_Sel')",
+            "byodkim.selector: must be a DKIM selector (dot-separated labels of letters, digits and inner hyphens) (got 'Bad_Sel')",
         ),
         (
             {"byodkim": {"selector": "s1", "private_key": ""}},
@@ -394,15 +344,10 @@ def test_args_validation_messages(over: dict[str, Any], message: str) -> None:
 def test_contact_topic_validation() -> None:
     with pytest.raises(RelayArgsError) as err:
         ContactTopic("news", "News", default_subscription_status="SUBSCRIBED")
-    assert str(err.value) == (
-        "contact_topics.default_subscription_status: must be OPT_IN or OPT_OUT (got 'SUBSCRIBED')"
-    )
+    assert str(err.value) == ("contact_topics.default_subscription_status: must be OPT_IN or OPT_OUT (got 'SUBSCRIBED')")
     with pytest.raises(RelayArgsError) as err:
         ContactTopic("news letter", "News")
-    assert (
-        str(err.value)
-        == "contact_topics.name: must be 1-64 letters, digits, '_' or '-' (got 'news letter')"
-    )
+    assert str(err.value) == "contact_topics.name: must be 1-64 letters, digits, '_' or '-' (got 'news letter')"
 
 
 def test_byodkim_repr_hides_key() -> None:

@@ -21,10 +21,13 @@ FIXTURE = Path(__file__).parent / "fixtures" / "policy_programs" / "sender"
 
 
 def _bad_plan():
-    return make_plan([
-        {"type": "aws:sesv2/configurationSet:ConfigurationSet", "name": "cs", "props": {}},
-        {"type": "aws:kms/key:Key", "name": "k", "props": {"enableKeyRotation": True}},
-    ], stack="prod")
+    return make_plan(
+        [
+            {"type": "aws:sesv2/configurationSet:ConfigurationSet", "name": "cs", "props": {}},
+            {"type": "aws:kms/key:Key", "name": "k", "props": {"enableKeyRotation": True}},
+        ],
+        stack="prod",
+    )
 
 
 def test_sarif_validates_and_maps_rules_and_levels() -> None:
@@ -36,7 +39,9 @@ def test_sarif_validates_and_maps_rules_and_levels() -> None:
     jsonschema.validate(sarif, SCHEMA)
     run = sarif["runs"][0]
     rules = {r["id"]: r for r in run["tool"]["driver"]["rules"]}
-    assert "ses-configuration-set-tls-required" in rules and "REQUIRE" in rules["ses-configuration-set-tls-required"]["help"]["text"]
+    assert (
+        "ses-configuration-set-tls-required" in rules and "REQUIRE" in rules["ses-configuration-set-tls-required"]["help"]["text"]
+    )
     assert len(run["results"]) == len(violations) > 0
     for result in run["results"]:
         assert result["level"] in ("error", "warning")
@@ -46,9 +51,14 @@ def test_sarif_validates_and_maps_rules_and_levels() -> None:
 
 def test_sarif_points_at_the_stack_file_line(tmp_path: Path) -> None:
     plan = run_plan(str(FIXTURE), "prod")
-    violation = Violation(policy="spf-hard-fail", enforcement="mandatory", severity="medium",
-                          urn="urn:pulumi:prod::policyfixture::aws:route53/record:Record::spf", message="x",
-                          resource_name="mail-example-com-spf")
+    violation = Violation(
+        policy="spf-hard-fail",
+        enforcement="mandatory",
+        severity="medium",
+        urn="urn:pulumi:prod::policyfixture::aws:route53/record:Record::spf",
+        message="x",
+        resource_name="mail-example-com-spf",
+    )
     sarif = plan_to_sarif(plan, [violation], project_dir=str(FIXTURE))
     jsonschema.validate(sarif, SCHEMA)
     location = sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]

@@ -41,9 +41,7 @@ MOCK_PASSWORD_2 = smtp_password_from_secret_key(MOCK_SECRET_2, "eu-west-1")
 
 
 @pytest.mark.parametrize(("region", "secret", "expected"), TF_VECTORS)
-def test_password_matches_terraform_vectors(
-    region: str, secret: str, expected: str
-) -> None:
+def test_password_matches_terraform_vectors(region: str, secret: str, expected: str) -> None:
     assert smtp_password_from_secret_key(secret, region) == expected
 
 
@@ -58,23 +56,15 @@ def test_password_is_region_bound_and_versioned() -> None:
 def test_password_errors_never_echo_the_key() -> None:
     with pytest.raises(SmtpArgsError) as err:
         smtp_password_from_secret_key("", "eu-west-1")
-    assert (
-        str(err.value)
-        == "secret_access_key: must be a non-empty str (got '<redacted>')"
-    )
+    assert str(err.value) == "secret_access_key: must be a non-empty str (got '<redacted>')"
     with pytest.raises(SmtpArgsError) as err:
         smtp_password_from_secret_key("some+secret+key", "Europe")
-    assert (
-        str(err.value)
-        == "region: must be an AWS region name such as eu-west-1 (got 'Europe')"
-    )
+    assert str(err.value) == "region: must be an AWS region name such as eu-west-1 (got 'Europe')"
     assert "some+secret+key" not in str(err.value)
 
 
 def test_send_policy_document_is_least_privilege() -> None:
-    doc = json.loads(
-        send_policy_document("example.com", [IDENTITY_ARN, CONFIG_SET_ARN])
-    )
+    doc = json.loads(send_policy_document("example.com", [IDENTITY_ARN, CONFIG_SET_ARN]))
     assert len(doc["Statement"]) == 1
     stmt = doc["Statement"][0]
     assert stmt["Effect"] == "Allow"
@@ -83,10 +73,7 @@ def test_send_policy_document_is_least_privilege() -> None:
     assert stmt["Condition"] == {"StringLike": {"ses:FromAddress": "*@example.com"}}
     with pytest.raises(SmtpArgsError) as err:
         send_policy_document("example.com", ["*"])
-    assert (
-        str(err.value)
-        == "resource_arns: must be explicit ARNs without wildcards (got ['*'])"
-    )
+    assert str(err.value) == "resource_arns: must be explicit ARNs without wildcards (got ['*'])"
 
 
 def test_secret_slug() -> None:
@@ -104,18 +91,14 @@ class FakeSecrets:
         self.calls: list[tuple[str, pulumi.Output[str], str]] = []
         self.version: aws.secretsmanager.SecretVersion | None = None
 
-    def __call__(
-        self, name: str, value: pulumi.Output[str], description: str
-    ) -> pulumi.Output[str]:
+    def __call__(self, name: str, value: pulumi.Output[str], description: str) -> pulumi.Output[str]:
         self.calls.append((name, value, description))
         self.version = aws.secretsmanager.SecretVersion(
             f"fake-{name}",
             secret_id=f"fake-{name}",
             secret_string=pulumi.Output.secret(value),
         )
-        return pulumi.Output.from_input(
-            f"arn:aws:secretsmanager:eu-west-1:123456789012:secret:{name}"
-        )
+        return pulumi.Output.from_input(f"arn:aws:secretsmanager:eu-west-1:123456789012:secret:{name}")
 
 
 def _args(factory: Any = None, **over: Any) -> SmtpAccessArgs:
@@ -179,14 +162,10 @@ def test_smtp_access_declares_send_only_user(mocks):
         doc = json.loads(policy.inputs["policy"])
         (stmt,) = doc["Statement"]
         assert sorted(stmt["Action"]) == ["ses:SendEmail", "ses:SendRawEmail"]
-        assert "*" not in stmt["Resource"] and stmt["Resource"] == sorted(
-            [IDENTITY_ARN, CONFIG_SET_ARN]
-        )
+        assert "*" not in stmt["Resource"] and stmt["Resource"] == sorted([IDENTITY_ARN, CONFIG_SET_ARN])
         assert stmt["Condition"]["StringLike"]["ses:FromAddress"] == "*@example.com"
         (key,) = mocks.of_type("aws:iam/accessKey:AccessKey")
-        comp = next(
-            r for r in mocks.registered if r.type == "mailinfra:smtp:SmtpAccess"
-        )
+        comp = next(r for r in mocks.registered if r.type == "mailinfra:smtp:SmtpAccess")
         for child in (user, policy, key):
             assert child.parent == comp.urn
             assert child.name.startswith("example-com-smtp-")
@@ -230,9 +209,7 @@ def test_stored_credentials_are_secret_json(mocks):
             "port": 587,
         }
 
-    return pulumi.Output.all(pulumi.Output.from_input(value.is_secret()), value).apply(
-        check
-    )
+    return pulumi.Output.all(pulumi.Output.from_input(value.is_secret()), value).apply(check)
 
 
 @pulumi.runtime.test
@@ -245,12 +222,8 @@ def test_no_password_in_any_plain_input(mocks):
         assert mocks.of_type("aws:secretsmanager/secretVersion:SecretVersion")
         for r in mocks.registered:
             for text in _plain_strings(r.inputs):
-                assert MOCK_PASSWORD not in text, (
-                    f"{r.type} {r.name} carries the SMTP password in clear"
-                )
-                assert MOCK_SECRET not in text, (
-                    f"{r.type} {r.name} carries the secret key in clear"
-                )
+                assert MOCK_PASSWORD not in text, f"{r.type} {r.name} carries the SMTP password in clear"
+                assert MOCK_SECRET not in text, f"{r.type} {r.name} carries the secret key in clear"
         # the SecretVersion input itself arrives wrapped as a secret
         (version,) = mocks.of_type("aws:secretsmanager/secretVersion:SecretVersion")
         assert rpc.is_rpc_secret(version.inputs["secretString"])
@@ -296,9 +269,7 @@ def test_rotation_two_keys_swap_delete(mocks, generations, active, user, passwor
             _args(secrets, key_generations=generations, active_key=active),
         )
         _, value, _ = secrets.calls[0]
-        return pulumi.Output.all(access.username, value).apply(
-            lambda v: holder.update(v=v)
-        )
+        return pulumi.Output.all(access.username, value).apply(lambda v: holder.update(v=v))
 
     run()
     username, text = holder["v"]
@@ -336,24 +307,15 @@ def test_rotation_two_keys_swap_delete(mocks, generations, active, user, passwor
         ({"port": 8025}, "port: must be one of [25, 465, 587, 2465, 2587] (got 8025)"),
         (
             {"key_generations": ("1", "2", "3")},
-            (
-                "key_generations: must be 1 or 2 distinct short slugs (IAM allows two access keys"
-                " per user) (got ('1', '2', '3'))"
-            ),
+            ("key_generations: must be 1 or 2 distinct short slugs (IAM allows two access keys per user) (got ('1', '2', '3'))"),
         ),
         (
             {"key_generations": ("1", "1")},
-            (
-                "key_generations: must be 1 or 2 distinct short slugs (IAM allows two access keys"
-                " per user) (got ('1', '1'))"
-            ),
+            ("key_generations: must be 1 or 2 distinct short slugs (IAM allows two access keys per user) (got ('1', '1'))"),
         ),
         (
             {"key_generations": "12"},
-            (
-                "key_generations: must be 1 or 2 distinct short slugs (IAM allows two access keys"
-                " per user) (got '12')"
-            ),
+            ("key_generations: must be 1 or 2 distinct short slugs (IAM allows two access keys per user) (got '12')"),
         ),
         ({"active_key": "3"}, "active_key: must be one of ['1'] (got '3')"),
         (

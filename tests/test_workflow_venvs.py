@@ -81,3 +81,21 @@ def test_a_wrong_virtualenv_is_detected():
     assert _runs_pulumi(steps)
     assert _created_venvs(steps) == {"venv"} != {_virtualenv(ROOT / "Pulumi.yaml")}
     assert not _runs_pulumi([{"uses": "pulumi/actions@v6", "with": {"command": "output"}}])
+
+
+def _policy_configs(workflow: str) -> set[str]:
+    """Every policy config a workflow hands to the pack (preview's input, plan's flag)."""
+    steps = _steps(ROOT / ".github" / "workflows" / workflow)
+    found = {str((s.get("with") or {}).get("policyPackConfigs")) for s in steps if (s.get("with") or {}).get("policyPackConfigs")}
+    found |= {
+        m.group(1) for s in steps for m in re.finditer(r"--policy-pack-config\s+((?:\$\{\{[^}]*\}\}|\S)+)", s.get("run", ""))
+    }
+    return found
+
+
+def test_offline_check_and_pr_preview_use_the_same_policy_config():
+    # The offline `mailinfra plan` and `pulumi preview --policy-pack` must judge with one config.
+    assert _policy_configs("preview.yml") == {"policies/config/${{ matrix.stack }}.json"}
+    assert _policy_configs("policy.yml") == _policy_configs("preview.yml")
+    for stack in ("dev", "staging", "prod"):
+        assert (ROOT / "policies" / "config" / f"{stack}.json").is_file()

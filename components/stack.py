@@ -1,0 +1,143 @@
+"""MailStack: the whole sending infrastructure of one stack, composed from its config.
+
+- the KeyStore (one per stack, or one per domain when ``keys.perDomain``);
+- the Firewall (SES SMTP endpoint rules, Cloudflare zone TLS settings);
+- the bounded-retention log group of the SES events;
+- one SendingDomain per domain;
+- the records this stack owns in its zones for others: DMARC report authorisations
+  handed back by the domains and the null sender records (SPF ``-all``, DMARC reject)
+  of ``nonSendingNames``, one AuthRecords per zone;
+- DNSSEC per zone that asks for it.
+
+``__main__.py`` loads the config, builds one MailStack and exports ``exports``.
+MailStack is the program's root component: its children keep the stack-wide names
+(``keys``, ``firewall``, ``ses-events``, the domain slugs), so the physical names a
+deployment already has do not change; only the URNs carry the parent's type.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from policies.mailinfra_policy.standards._common import zone_for
+
+from . import wiring
+from .config import StackConfig
+from .dns import AuthRecords, AuthRecordsArgs
+from .dnssec import Dnssec
+from .domain import SendingDomain, SendingDomainArgs
+from .firewall import Firewall
+from .keystore import KeyStore
+from .records import DnsRecord, null_sender_records
+
+__all__ = ["TYPE", "MailStack"]
+
+TYPE = "mailinfra:stack:MailStack"
+
+
+class MailStack(pulumi.ComponentResource):
+    """Every resource of the stack; ``exports`` are the stack outputs (``mailinfra verify`` reads them)."""
+
+    exports: dict[str, Any]
+
+    def __init__(self, name: str, cfg: StackConfig, opts: pulumi.ResourceOptions | None = None) -> None:
+        wiring.preflight(cfg)  # every component's arguments are valid before the first resource
+        super().__init__(TYPE, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = cfg.tags
+
+        shared_keys = (
+            None
+            if cfg.keys.per_domain
+            else KeyStore("keys", wiring.keystore_args(cfg, wiring.keystore_alias(cfg, None)), opts=child)
+        )
+
+        # CloudFront only takes ACM certificates from us-east-1 (MTA-STS hosting on Route53).
+        us_east_1 = None
+        if any(d.provider == "route53" and d.mta_sts.enabled for d in cfg.domains):
+            us_east_1 = aws.Provider(
+                "aws-us-east-1", region="us-east-1", default_tags=aws.ProviderDefaultTagsArgs(tags=tags), opts=child
+            )
+
+        # Stack-wide: the SES SMTP endpoint's network rules and Cloudflare zone TLS settings.
+        firewall = Firewall("firewall", wiring.firewall_args(cfg), opts=child)
+
+        # Bounded retention for the sending infrastructure's logs (compliance).
+        aws.cloudwatch.LogGroup(
+            "ses-events",
+            name=f"/mailinfra/{pulumi.get_stack()}/ses-events",
+            retention_in_days=cfg.compliance.log_retention_days,
+            region=cfg.region,
+            tags=tags,
+            opts=child,
+        )
+
+        zones = {z.name: (z.provider, z.zone_id) for z in cfg.zones}
+        foreign: dict[str, list[DnsRecord]] = {z.name: [] for z in cfg.zones}
+        topics = wiring.topics_by_domain(cfg)
+        domains: dict[str, dict[str, Any]] = {}
+        for d in cfg.domains:
+            keys = shared_keys or KeyStore(f"keys-{d.slug}", wiring.keystore_args(cfg, wiring.keystore_alias(cfg, d)), opts=child)
+            domain = SendingDomain(
+                d.slug,
+                SendingDomainArgs(
+                    domain=d,
+                    stack=cfg,
+                    keystore=keys,
+                    certificate_provider=us_east_1,
+                    contact_topics=topics.get(d.name, ()),
+                    zones=zones,
+                ),
+                opts=child,
+            )
+            for zone_name, record in domain.foreign_records:
+                foreign[zone_name].append(record)
+            domains[d.name] = {
+                "provider": d.provider,
+                "zone": d.zone.name,
+                "records": domain.published,
+                "smtpEndpoint": domain.smtp_endpoint,
+                "smtpSecretArn": domain.smtp_secret_arn,
+                "dkimSecretArns": domain.dkim_secret_arns,
+                "configurationSet": domain.relay.configuration_set_name,
+                "mtaStsPolicyUrl": domain.mta_sts.policy_url if domain.mta_sts else None,
+            }
+
+        for nonsending in cfg.non_sending_names:
+            zone = zone_for(nonsending, zones)
+            if zone is None:  # config guarantees a zone; never publish outside the stack's zones
+                raise ValueError(f"non-sending name {nonsending!r} is in no zone of this stack")
+            foreign[zone].extend(null_sender_records(nonsending))
+
+        ds_records: dict[str, pulumi.Output[str]] = {}
+        for z in cfg.zones:
+            slug = z.name.replace(".", "-")
+            if foreign[z.name]:
+                AuthRecords(
+                    f"zone-{slug}",
+                    AuthRecordsArgs(
+                        provider=z.provider, zone_name=z.name, zone_id=z.zone_id, records=tuple(foreign[z.name]), tags=tags
+                    ),
+                    opts=child,
+                )
+            if z.dnssec:
+                ds_records[z.name] = Dnssec(f"dnssec-{slug}", wiring.dnssec_args(cfg, z), opts=child).ds_record
+
+        self.keystore = shared_keys
+        self.firewall = firewall
+        self.exports = {
+            "environment": cfg.environment,
+            "zones": {z.name: {"provider": z.provider, "zoneId": z.zone_id} for z in cfg.zones},
+            "domains": domains,
+            "dsRecords": ds_records,
+            "senderIps": list(cfg.relay.sender_ips),  # checked by `mailinfra verify` (SPF pass)
+        }
+        if shared_keys is not None:
+            self.exports["keyAlias"] = shared_keys.alias_name
+            self.exports["keyAlarmTopicArn"] = shared_keys.topic_arn
+        if firewall.vpc_endpoint_id is not None:
+            self.exports["smtpVpcEndpointId"] = firewall.vpc_endpoint_id
+        self.register_outputs(self.exports)
