@@ -19,6 +19,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from policies.mailinfra_policy.standards import dkim as dkim_std
+from policies.mailinfra_policy.standards.errors import StandardError
+
 from .errors import VerifyInputError
 from .report import CheckResult, Report
 
@@ -28,6 +31,7 @@ __all__ = [
     "Report",
     "VerifyInputError",
     "VerifyOptions",
+    "check_plan_identity",
     "run_verify",
 ]
 
@@ -38,9 +42,7 @@ FORMATS = ("text", "json", "markdown")
 class VerifyOptions:
     stack: str
     project: str = "."
-    plan: str | None = (
-        None  # --plan FILE (a JSON plan from `mailinfra plan --format json`)
-    )
+    plan: str | None = None  # --plan FILE (a JSON plan from `mailinfra plan --format json`)
     plan_data: Any = None  # a plan dict or mailinfra.engine.Plan (programs and tests)
     nameservers: tuple[str, ...] = ()  # --nameserver HOST[:PORT], repeatable
     outputs: str | None = None  # --outputs FILE (`pulumi stack output --json`)
@@ -49,15 +51,15 @@ class VerifyOptions:
     output: str | None = None
     timeout: float = 5.0  # per DNS query, per connection step
     concurrency: int = 16
-    sender_ips: tuple[
-        str, ...
-    ] = ()  # --sender-ip: must pass SPF on the MAIL FROM domain
+    sender_ips: tuple[str, ...] = ()  # --sender-ip: must pass SPF on the MAIL FROM domain
     smtp: tuple[str, ...] = ()  # --smtp HOST:PORT (relays; STARTTLS required)
     dkim_key: str | None = None  # --dkim-key FILE (PEM private key) ...
     dkim_selector: str | None = None  # ... with --dkim-selector S: sign and verify
     ca_file: str | None = None  # --ca-file: trust only these CAs (tests)
     mta_sts_port: int = 443  # test-only: HTTPS port of mta-sts.<domain>
     smtp_port: int = 25  # test-only: port of the declared MX hosts
+    trust_anchors: tuple[str, ...] = ()  # --trust-anchor FILE: DS/DNSKEY to validate DANE answers
+    dnssec_ad_trusted: bool = False  # --dnssec-ad-trusted: believe the resolver's AD bit
     progress: bool | None = None  # None: on a terminal and not JSON
     now: datetime | None = field(default=None, repr=False)  # injectable time
 
@@ -65,17 +67,11 @@ class VerifyOptions:
         from .resolver import parse_hostport, parse_nameserver
 
         if self.format not in FORMATS:
-            raise VerifyInputError(
-                f"--format must be one of {', '.join(FORMATS)} (got {self.format!r})"
-            )
+            raise VerifyInputError(f"--format must be one of {', '.join(FORMATS)} (got {self.format!r})")
         if not (self.timeout > 0):
-            raise VerifyInputError(
-                f"--timeout must be > 0 seconds (got {self.timeout!r})"
-            )
+            raise VerifyInputError(f"--timeout must be > 0 seconds (got {self.timeout!r})")
         if int(self.concurrency) < 1:
-            raise VerifyInputError(
-                f"--concurrency must be >= 1 (got {self.concurrency!r})"
-            )
+            raise VerifyInputError(f"--concurrency must be >= 1 (got {self.concurrency!r})")
         for value in self.nameservers:
             parse_nameserver(value)
         for value in self.smtp:
@@ -84,11 +80,14 @@ class VerifyOptions:
             try:
                 ipaddress.ip_address(ip)
             except ValueError:
-                raise VerifyInputError(
-                    f"--sender-ip: {ip!r} is not an IP address"
-                ) from None
+                raise VerifyInputError(f"--sender-ip: {ip!r} is not an IP address") from None
         if bool(self.dkim_key) != bool(self.dkim_selector):
             raise VerifyInputError("--dkim-key and --dkim-selector go together")
+        if self.dkim_selector:
+            try:
+                dkim_std.validate_selector(self.dkim_selector)  # the one selector rule
+            except StandardError as exc:
+                raise VerifyInputError(f"--dkim-selector: {exc}") from None
         for port, what in (
             (self.mta_sts_port, "--mta-sts-port"),
             (self.smtp_port, "--smtp-port"),
@@ -101,27 +100,53 @@ class VerifyOptions:
                     with open(path, "rb"):
                         pass
                 except OSError as exc:
-                    raise VerifyInputError(
-                        f"{what}: cannot read {path!r}: {exc.strerror or exc}"
-                    ) from None
+                    raise VerifyInputError(f"{what}: cannot read {path!r}: {exc.strerror or exc}") from None
+        if self.trust_anchors:
+            from .dnssec import load_trust_anchors
+
+            load_trust_anchors(self.trust_anchors)  # a bad file is bad input (exit 2)
 
 
 def _load_plan(options: VerifyOptions) -> dict[str, Any]:
-    from .expect import load_json_file, plan_dict
+    from .expect import plan_dict
 
     if options.plan_data is not None:
         data = plan_dict(options.plan_data)
     elif options.plan is not None:
-        data = load_json_file(options.plan, "--plan")
+        from mailinfra.planfile import load_plan_file  # checked: errors name the JSON path
+
+        data = load_plan_file(options.plan, "--plan")
     else:
         from mailinfra.engine import run_plan
 
         data = plan_dict(run_plan(options.project, options.stack))
     if not isinstance(data, Mapping) or not isinstance(data.get("resources"), list):
-        raise VerifyInputError(
-            "--plan: not a mailinfra JSON plan (no 'resources' list)"
-        )
+        raise VerifyInputError("--plan: not a mailinfra JSON plan (no 'resources' list)")
     return dict(data)
+
+
+def _project_name(directory: str) -> str | None:
+    """The name in ``directory``'s Pulumi.yaml, or None when there is no project there."""
+    from mailinfra.project import ProjectError, load_project
+
+    try:
+        return load_project(directory).name
+    except (ProjectError, OSError):
+        return None
+
+
+def check_plan_identity(plan: Mapping[str, Any], options: VerifyOptions) -> None:
+    """A plan of another stack or project would be checked under this stack's name:
+    refuse it (VerifyInputError, one line naming both)."""
+    what = f"--plan: {options.plan}" if options.plan is not None else "the plan"
+    planned = plan.get("stack")
+    if isinstance(planned, str) and planned and options.stack and planned != options.stack:
+        raise VerifyInputError(f"{what} is a plan of stack {planned!r}, not of --stack {options.stack!r}")
+    project = plan.get("project")
+    if isinstance(project, str) and project:
+        mine = _project_name(options.project)
+        if mine is not None and mine != project:
+            raise VerifyInputError(f"{what} is a plan of project {project!r}, not of project {mine!r} ({options.project})")
 
 
 def run_verify(options: VerifyOptions) -> tuple[Report, int]:
@@ -136,13 +161,12 @@ def run_verify(options: VerifyOptions) -> tuple[Report, int]:
 
     options.validate()
     plan = _load_plan(options)
+    check_plan_identity(plan, options)
     outputs: Any = options.outputs_data
     if outputs is None and options.outputs is not None:
         outputs = load_json_file(options.outputs, "--outputs")
         if not isinstance(outputs, Mapping):
-            raise VerifyInputError(
-                "--outputs: expected a JSON object (pulumi stack output --json)"
-            )
+            raise VerifyInputError("--outputs: expected a JSON object (pulumi stack output --json)")
     expectations = build_expectations(plan, outputs)
     nameservers = [parse_nameserver(v) for v in options.nameservers]
     client = DnsClient(

@@ -9,6 +9,8 @@ import sys
 
 import click
 
+from mailinfra.cliutil import default_project, make_plan
+
 from . import FORMATS, VerifyInputError, VerifyOptions, run_verify
 
 __all__ = ["verify"]
@@ -53,9 +55,7 @@ def _fail_input(message: str) -> None:
     default=None,
     help="Stack outputs (`pulumi stack output --json`) for values known only after deploy, e.g. Easy DKIM tokens.",
 )
-@click.option(
-    "--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True
-)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option(
     "--output",
     "-o",
@@ -119,6 +119,20 @@ def _fail_input(message: str) -> None:
     show_default=True,
     help="Test only: port of the declared MX hosts.",
 )
+@click.option(
+    "--trust-anchor",
+    "trust_anchors",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="DS or DNSKEY records (presentation form) of a zone: DANE answers at or below it are validated with dnspython (repeatable).",
+)
+@click.option(
+    "--dnssec-ad-trusted",
+    is_flag=True,
+    default=False,
+    help="The resolver validates DNSSEC and the path to it is trusted: believe its AD bit for DANE answers.",
+)
 def verify(
     stack: str,
     project: str | None,
@@ -136,11 +150,15 @@ def verify(
     ca_file: str | None,
     mta_sts_port: int,
     smtp_port: int,
+    trust_anchors: tuple[str, ...],
+    dnssec_ad_trusted: bool,
 ) -> None:
     """Audit what is live (DNS, MTA-STS over HTTPS, SMTP STARTTLS) against what the stack declares."""
+    # the project a --plan must belong to, and the one planned without --plan
+    project_dir = project or default_project()
     options = VerifyOptions(
         stack=stack,
-        project=project or ".",
+        project=project_dir,
         plan=plan_file,
         nameservers=nameservers,
         outputs=outputs_file,
@@ -155,12 +173,19 @@ def verify(
         ca_file=ca_file,
         mta_sts_port=mta_sts_port,
         smtp_port=smtp_port,
+        trust_anchors=trust_anchors,
+        dnssec_ad_trusted=dnssec_ad_trusted,
     )
-    if plan_file is None:
-        # plan with the shared helper of the main CLI (mock engine; its errors exit 2)
-        from mailinfra.cli import _default_project, make_plan
+    if output is not None:  # a bad --output fails before any query, not after the audit
+        from ..outfile import OutputError, check_writable
 
-        options.plan_data = make_plan(project or _default_project(), stack)
+        try:
+            check_writable(output)
+        except OutputError as exc:
+            _fail_input(str(exc))
+    if plan_file is None:
+        # plan like `mailinfra plan` (mock engine; its errors exit 2)
+        options.plan_data = make_plan(project_dir, stack)
     try:
         report, code = run_verify(options)
     except VerifyInputError as exc:
@@ -170,9 +195,11 @@ def verify(
     if output is None:
         click.echo(text, nl=False)
     else:
+        from ..outfile import OutputError, atomic_output
+
         try:
-            with open(output, "w", encoding="utf-8") as f:
+            with atomic_output(output) as f:  # a full disk leaves the old report, never half of one
                 f.write(text)
-        except OSError as exc:
-            _fail_input(f"--output: cannot write {output!r}: {exc.strerror or exc}")
+        except OutputError as exc:
+            _fail_input(str(exc))
     sys.exit(code)

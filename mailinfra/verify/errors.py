@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from policies.mailinfra_policy.standards.errors import InputError
+
 __all__ = ["VerifyInputError"]
 
 
-class VerifyInputError(ValueError):
+class VerifyInputError(InputError):
     """Bad input to verify (a bad --nameserver or --smtp value, an unreadable --plan or
     --outputs file, ...). The CLI prints the message on one line and exits 2."""

@@ -11,8 +11,9 @@ outputs (``pulumi stack output --json``):
   whose names were unknown in the plan.
 - Easy DKIM tokens: any key named ``dkim_tokens`` / ``dkimTokens`` holding a list of
   tokens (the domain is the sibling ``domain`` value or the parent key) or a mapping
-  ``{domain: [tokens]}``. Each token expects ``<token>._domainkey.<domain>`` CNAME
-  ``<token>.dkim.amazonses.com``.
+  ``{domain: [tokens]}``. Each token expects the CNAME ``standards.dkim.easy_dkim_cname``
+  gives for the region of the domain's SES identity in the plan (its ``region`` input,
+  else its provider's): ``<token>.dkim.amazonses.com`` or ``<token>.dkim.<region>.amazonses.com``.
 
 Records still unknown are checked for shape only (their name or value is missing).
 """
@@ -20,13 +21,13 @@ Records still unknown are checked for shape only (their name or value is missing
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mailinfra.dnsplan import DeclaredRecord, declared_records
 from policies.mailinfra_policy.standards import dkim as dkim_std
-from policies.mailinfra_policy.standards import spf as spf_std
+from policies.mailinfra_policy.standards import aws, kinds, mailfrom
 
 from .errors import VerifyInputError
 
@@ -34,22 +35,22 @@ __all__ = [
     "Expectations",
     "ExpectedRecord",
     "build_expectations",
+    "easy_dkim_region",
+    "is_ses_feedback_mx",
     "load_json_file",
+    "mail_from_domains",
+    "mx_exchange",
     "plan_dict",
 ]
 
 
 @dataclass(frozen=True)
 class ExpectedRecord:
-    name: (
-        str | None
-    )  # absolute, lowercase, no trailing dot; None when unknown until deploy
+    name: str | None  # absolute, lowercase, no trailing dot; None when unknown until deploy
     type: str
     values: tuple[str, ...] | None  # None when unknown until deploy (shape check only)
     purpose: str
-    domain: (
-        str  # the domain the record serves (e.g. example.com for _dmarc.example.com)
-    )
+    domain: str  # the domain the record serves (e.g. example.com for _dmarc.example.com)
     source: str = ""  # URN, or "outputs"
 
     @property
@@ -60,9 +61,10 @@ class ExpectedRecord:
 @dataclass
 class Expectations:
     records: list[ExpectedRecord] = field(default_factory=list)
-    unknown: list[ExpectedRecord] = field(
-        default_factory=list
-    )  # names unknown: cannot be queried
+    unknown: list[ExpectedRecord] = field(default_factory=list)  # names unknown: cannot be queried
+    ses_regions: dict[str, str] = field(
+        default_factory=dict
+    )  # sending domain -> region of its SES identity (Easy DKIM targets depend on it)
 
     def by_purpose(self, *purposes: str) -> list[ExpectedRecord]:
         return [r for r in self.records if r.purpose in purposes]
@@ -71,14 +73,55 @@ class Expectations:
         return sorted({r.domain for r in self.records if r.purpose == purpose})
 
 
+def mx_exchange(value: str) -> str:
+    """The host of a declared MX value ``"<preference> <host>"``: lowercase, no final dot."""
+    return value.split()[-1].rstrip(".").lower() if value.split() else ""
+
+
+def is_ses_feedback_mx(value: str) -> bool:
+    """SES's MAIL FROM MX target, ``feedback-smtp.<region>.amazonses.com``."""
+    return mailfrom.is_feedback_mx(value)
+
+
+def mail_from_domains(exp: Expectations) -> list[str]:
+    """Custom MAIL FROM domains: the SPF beside SES's feedback MX (the registry's mail-from-spf)."""
+    return sorted({r.name for r in exp.by_purpose("mail-from-spf") if r.name})
+
+
+def easy_dkim_region(exp: Expectations, domain: str) -> str | None:
+    """The SES region whose Easy DKIM domain serves ``domain`` (its identity's region)."""
+    return exp.ses_regions.get(domain.rstrip(".").lower())
+
+
+def _ses_regions(plan: Mapping[str, Any]) -> dict[str, str]:
+    """domain -> region of its SES identity: the identity's own ``region`` input, else
+    its explicit provider's ``region`` (a value unknown in preview is skipped)."""
+    resources = [r for r in plan.get("resources") or [] if isinstance(r, Mapping)]
+    providers = {
+        r.get("urn"): (r.get("inputs") or {}).get("region") for r in resources if str(r.get("type", "")) == "pulumi:providers:aws"
+    }
+    found: dict[str, str] = {}
+    for r in resources:
+        if r.get("type") not in ("aws:sesv2/emailIdentity:EmailIdentity", "aws:ses/domainIdentity:DomainIdentity"):
+            continue
+        inputs = r.get("inputs") or {}
+        domain = inputs.get("emailIdentity") or inputs.get("domain")
+        region = inputs.get("region")
+        if not aws.is_aws_region(region):
+            # a provider reference is "<provider urn>::<id>"
+            ref = str((r.get("options") or {}).get("provider") or "")
+            region = providers.get(ref.rpartition("::")[0]) or providers.get(ref)
+        if isinstance(domain, str) and aws.is_aws_region(region):
+            found[domain.rstrip(".").lower()] = str(region)
+    return found
+
+
 def load_json_file(path: str, what: str) -> Any:
     try:
         with open(path, encoding="utf-8") as f:
             return json.load(f)
     except OSError as exc:
-        raise VerifyInputError(
-            f"{what}: cannot read {path!r}: {exc.strerror or exc}"
-        ) from None
+        raise VerifyInputError(f"{what}: cannot read {path!r}: {exc.strerror or exc}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise VerifyInputError(f"{what}: {path!r} is not valid JSON: {exc}") from None
 
@@ -115,43 +158,25 @@ def plan_dict(plan: Any) -> dict[str, Any]:
     }
 
 
-def classify(name: str, rtype: str, value: str | None) -> tuple[str, str]:
-    """(purpose, domain) of a record from its name, type and (if known) value."""
-    labels = name.split(".")
-    lowered = (value or "").lower()
-    if rtype == "TXT":
-        if "._report._dmarc." in name:
-            return "dmarc-report-auth", name.partition("._report._dmarc.")[2]
-        if labels[0] == "_dmarc":
-            return "dmarc", ".".join(labels[1:])
-        if "._domainkey." in name:
-            return "dkim", name.partition("._domainkey.")[2]
-        if labels[0] == "_mta-sts":
-            return "mta-sts", ".".join(labels[1:])
-        if labels[:2] == ["_smtp", "_tls"]:
-            return "tls-rpt", ".".join(labels[2:])
-        if len(labels) > 2 and labels[1] == "_bimi":
-            return "bimi", ".".join(labels[2:])
-        if value is not None and spf_std.is_spf(value):
-            return (
-                "null-spf" if lowered.split() == ["v=spf1", "-all"] else "spf"
-            ), name
-        return "txt", name
-    if rtype == "CNAME" and "._domainkey." in name:
-        return "easy-dkim", name.partition("._domainkey.")[2]
-    if rtype == "MX":
-        return "mx", name
-    if labels[0] == "mta-sts" and rtype in ("A", "AAAA", "CNAME"):
-        return "mta-sts-host", ".".join(labels[1:])
-    return rtype.lower(), name
+def classify(name: str, rtype: str, value: str | Sequence[str] | None) -> tuple[str, str]:
+    """(purpose, domain) of a record from its name, type and (if known) values: the
+    registry of record kinds (``standards.kinds``), shared with the builders and the pack."""
+    return kinds.classify(name, rtype, value)
+
+
+def _refine(exp: Expectations) -> None:
+    """Purposes that need the whole record set (MAIL FROM SPF, a non-sending name's DMARC)."""
+    named = [r for r in exp.records if r.name is not None]
+    refined = kinds.classify_all((r.name or "", r.type, r.values) for r in named)
+    by_id = {id(r): pd for r, pd in zip(named, refined, strict=True)}
+    exp.records = [replace(r, purpose=by_id[id(r)][0], domain=by_id[id(r)][1]) if id(r) in by_id else r for r in exp.records]
 
 
 def _from_declared(rec: DeclaredRecord) -> ExpectedRecord:
-    value = rec.values[0] if rec.values else None
     if rec.name is None:
         purpose, domain = ("easy-dkim" if rec.type == "CNAME" else "unknown"), rec.zone
     else:
-        purpose, domain = classify(rec.name, rec.type, value)
+        purpose, domain = classify(rec.name, rec.type, rec.values)
     return ExpectedRecord(rec.name, rec.type, rec.values, purpose, domain, rec.urn)
 
 
@@ -168,19 +193,11 @@ def _dkim_tokens(outputs: Any) -> dict[str, list[str]]:
                     if isinstance(value, Mapping):
                         for dom, toks in value.items():
                             if isinstance(toks, list):
-                                found.setdefault(
-                                    str(dom).lower().rstrip("."), []
-                                ).extend(str(t) for t in toks)
+                                found.setdefault(str(dom).lower().rstrip("."), []).extend(str(t) for t in toks)
                     elif isinstance(value, list):
-                        dom = (
-                            obj.get("domain")
-                            if isinstance(obj.get("domain"), str)
-                            else parent_key
-                        )
+                        dom = obj.get("domain") if isinstance(obj.get("domain"), str) else parent_key
                         if dom:
-                            found.setdefault(str(dom).lower().rstrip("."), []).extend(
-                                str(t) for t in value
-                            )
+                            found.setdefault(str(dom).lower().rstrip("."), []).extend(str(t) for t in value)
                 else:
                     walk(value, str(key))
         elif isinstance(obj, list):
@@ -188,10 +205,7 @@ def _dkim_tokens(outputs: Any) -> dict[str, list[str]]:
                 walk(item, parent_key)
 
     walk(outputs, None)
-    return {
-        d: list(dict.fromkeys(t for t in toks if t and t != "[unknown]"))
-        for d, toks in found.items()
-    }
+    return {d: list(dict.fromkeys(t for t in toks if t and t != "[unknown]")) for d, toks in found.items()}
 
 
 def _output_records(outputs: Any) -> list[tuple[str, str, tuple[str, ...]]]:
@@ -207,15 +221,10 @@ def _output_records(outputs: Any) -> list[tuple[str, str, tuple[str, ...]]]:
                         name, sep, rtype = str(rkey).rpartition("/")
                         if not sep or not isinstance(vals, list) or not vals:
                             continue
-                        if any(
-                            not isinstance(v, str) or v in ("[unknown]", "[secret]")
-                            for v in vals
-                        ):
+                        if any(not isinstance(v, str) or v in ("[unknown]", "[secret]") for v in vals):
                             continue
                         rtype = rtype.upper()
-                        norm = tuple(
-                            v if rtype == "TXT" else v.rstrip(".").lower() for v in vals
-                        )
+                        norm = tuple(v if rtype == "TXT" else v.rstrip(".").lower() for v in vals)
                         found.append((name.rstrip(".").lower(), rtype, norm))
                 else:
                     walk(value)
@@ -227,11 +236,9 @@ def _output_records(outputs: Any) -> list[tuple[str, str, tuple[str, ...]]]:
     return found
 
 
-def build_expectations(
-    plan: Mapping[str, Any], outputs: Mapping[str, Any] | None = None
-) -> Expectations:
+def build_expectations(plan: Mapping[str, Any], outputs: Mapping[str, Any] | None = None) -> Expectations:
     """Expected records from a JSON-form plan, completed with the stack outputs."""
-    exp = Expectations()
+    exp = Expectations(ses_regions=_ses_regions(plan))
     seen: set[tuple[str, str]] = set()
     for rec in declared_records(plan):
         item = _from_declared(rec)
@@ -241,47 +248,36 @@ def build_expectations(
         key = (item.name, item.type)
         if key in seen:  # the same name/type declared twice: merge values
             for i, old in enumerate(exp.records):
-                if (
-                    (old.name, old.type) == key
-                    and old.values is not None
-                    and item.values is not None
-                ):
+                if (old.name, old.type) == key and old.values is not None and item.values is not None:
                     merged = tuple(dict.fromkeys(old.values + item.values))
-                    exp.records[i] = ExpectedRecord(
-                        old.name, old.type, merged, old.purpose, old.domain, old.source
-                    )
+                    exp.records[i] = ExpectedRecord(old.name, old.type, merged, old.purpose, old.domain, old.source)
             continue
         seen.add(key)
         exp.records.append(item)
     filled = 0
     for name, rtype, values in _output_records(outputs or {}):
-        purpose, domain = classify(name, rtype, values[0] if values else None)
+        purpose, domain = classify(name, rtype, values)
         if (name, rtype) in seen:
             for i, old in enumerate(exp.records):
                 if (old.name, old.type) == (name, rtype) and old.values is None:
-                    exp.records[i] = ExpectedRecord(
-                        name, rtype, values, old.purpose, old.domain, old.source
-                    )
+                    exp.records[i] = ExpectedRecord(name, rtype, values, old.purpose, old.domain, old.source)
             continue
         seen.add((name, rtype))
-        exp.records.append(
-            ExpectedRecord(name, rtype, values, purpose, domain, "outputs")
-        )
+        exp.records.append(ExpectedRecord(name, rtype, values, purpose, domain, "outputs"))
         filled += purpose == "easy-dkim"
     tokens = _dkim_tokens(outputs or {})
     for domain, toks in sorted(tokens.items()):
         for token in toks:
             try:
-                name, rtype, target = dkim_std.easy_dkim_cname(domain, token)
+                name, rtype, target = dkim_std.easy_dkim_cname(domain, token, easy_dkim_region(exp, domain))
             except ValueError:
                 continue
             if (name, rtype) in seen:
                 continue
             seen.add((name, rtype))
-            exp.records.append(
-                ExpectedRecord(name, rtype, (target,), "easy-dkim", domain, "outputs")
-            )
+            exp.records.append(ExpectedRecord(name, rtype, (target,), "easy-dkim", domain, "outputs"))
             filled += 1
     if filled:  # the unknown Easy DKIM CNAMEs are now known
         exp.unknown = [u for u in exp.unknown if u.purpose != "easy-dkim"]
+    _refine(exp)
     return exp

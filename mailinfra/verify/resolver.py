@@ -7,8 +7,10 @@ addresses of the hosts verify connects to (``mta-sts.<domain>``, MX and relay ho
 With ``--nameserver`` the client asks only those servers, else the system resolver's.
 
 A query never raises for a DNS outcome: :class:`DnsAnswer` carries ``ok``, ``nodata``,
-``nxdomain`` or ``error`` (timeout, SERVFAIL, REFUSED, unreachable server, bad name)
-with a one-line reason.
+``nxdomain`` or ``error`` with a one-line reason. ``error`` means no usable answer came
+(timeout, SERVFAIL, REFUSED, truncation then a failed TCP retry, malformed answers,
+unreachable server, bad name, a CNAME loop or a chain over ``_MAX_CNAME_HOPS``): the
+record may well exist, so checks say "could not check", never "missing".
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ import ipaddress
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import dns.asyncresolver
 import dns.exception
+import dns.flags
 import dns.message
 import dns.name
 import dns.nameserver
@@ -34,7 +38,7 @@ from .errors import VerifyInputError
 
 _MAX_CNAME_HOPS = 8
 
-__all__ = ["DnsAnswer", "DnsClient", "Nameserver", "parse_hostport", "parse_nameserver"]
+__all__ = ["DnsAnswer", "DnsClient", "HostLookup", "Nameserver", "parse_hostport", "parse_nameserver"]
 
 
 @dataclass(frozen=True)
@@ -43,11 +47,7 @@ class Nameserver:
     port: int = 53
 
     def __str__(self) -> str:
-        return (
-            f"[{self.host}]:{self.port}"
-            if ":" in self.host
-            else f"{self.host}:{self.port}"
-        )
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
 def parse_hostport(value: str, default_port: int, what: str) -> tuple[str, int]:
@@ -66,9 +66,7 @@ def parse_hostport(value: str, default_port: int, what: str) -> tuple[str, int]:
         host, rest = text[1:end], text[end + 1 :]
         if rest:
             if not rest.startswith(":"):
-                raise VerifyInputError(
-                    f"{what}: expected ':PORT' after ']' in {value!r}"
-                )
+                raise VerifyInputError(f"{what}: expected ':PORT' after ']' in {value!r}")
             port_text = rest[1:]
     elif text.count(":") == 1:
         host, port_text = text.split(":")
@@ -76,15 +74,11 @@ def parse_hostport(value: str, default_port: int, what: str) -> tuple[str, int]:
         try:
             ipaddress.IPv6Address(text)
         except ValueError:
-            raise VerifyInputError(
-                f"{what}: {value!r} is not HOST[:PORT] (write IPv6 as [ADDR]:PORT)"
-            ) from None
+            raise VerifyInputError(f"{what}: {value!r} is not HOST[:PORT] (write IPv6 as [ADDR]:PORT)") from None
     port = default_port
     if port_text != "" or text.endswith(":"):
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-            raise VerifyInputError(
-                f"{what}: port must be 1..65535 (got {port_text!r} in {value!r})"
-            )
+            raise VerifyInputError(f"{what}: port must be 1..65535 (got {port_text!r} in {value!r})")
         port = int(port_text)
     host = host.strip().rstrip(".")
     if not host or any(c.isspace() for c in host) or "/" in host:
@@ -103,10 +97,15 @@ def parse_nameserver(value: str) -> Nameserver:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
     except (OSError, UnicodeError) as exc:
-        raise VerifyInputError(
-            f"--nameserver: cannot resolve {host!r}: {exc}"
-        ) from None
+        raise VerifyInputError(f"--nameserver: cannot resolve {host!r}: {exc}") from None
     return Nameserver(str(infos[0][4][0]), port)
+
+
+@dataclass(frozen=True)
+class HostLookup:
+    addresses: list[str]
+    status: str  # "ok" | "nxdomain" | "nodata" | "error"
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -120,9 +119,7 @@ class DnsAnswer:
     reason: str = ""
     rrset: dns.rrset.RRset | None = None
     response: dns.message.Message | None = field(default=None, repr=False)
-    cname_loop: bool = (
-        False  # the answer's CNAME chain loops or is too long (response kept)
-    )
+    cname_loop: bool = False  # the answer's CNAME chain loops or is too long (response kept)
 
     @property
     def ok(self) -> bool:
@@ -162,20 +159,28 @@ class DnsAnswer:
         return f"{len(self.rrset or [])} {self.rdtype} record(s)"
 
 
+def _what(exc: object) -> str:
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, dns.exception.Timeout):
+        return "timeout"
+    if isinstance(exc, dns.message.Truncated):
+        return "truncated answer (TC)"
+    if isinstance(exc, EOFError):
+        return "connection closed without an answer"
+    return str(exc).strip() or type(exc).__name__
+
+
 def _errors_reason(exc: dns.resolver.NoNameservers) -> str:
-    errors = exc.kwargs.get("errors") or []
+    """What each server did, e.g. "SERVFAIL from 127.0.0.1:53; truncated answer (TC) ..."."""
     parts = []
-    for err in errors:
-        server, _tcp, port, what = err[0], err[1], err[2], err[3]
-        if isinstance(what, ConnectionRefusedError):
-            what = "connection refused"
-        elif isinstance(what, dns.exception.Timeout):
-            what = "timeout"
-        parts.append(
-            f"{what} from {server}:{port}"
-            if ":" not in str(server)
-            else f"{what} from [{server}]:{port}"
-        )
+    for err in exc.kwargs.get("errors") or []:
+        server, tcp, port, what = err[0], err[1], err[2], err[3]
+        host = str(getattr(server, "address", server))
+        if host.startswith("Do53:"):  # dnspython names a server "Do53:<address>@<port>"
+            host = host[5:].rpartition("@")[0] or host[5:]
+        where = f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+        parts.append(f"{_what(what)} from {where}{' over TCP' if tcp else ''}")
     return "; ".join(dict.fromkeys(parts)) or "all nameservers failed"
 
 
@@ -203,17 +208,12 @@ class DnsClient:
         self.concurrency = concurrency
         if self.nameservers:
             resolver = dns.asyncresolver.Resolver(configure=False)
-            resolver.nameservers = [
-                dns.nameserver.Do53Nameserver(ns.host, ns.port)
-                for ns in self.nameservers
-            ]
+            resolver.nameservers = [dns.nameserver.Do53Nameserver(ns.host, ns.port) for ns in self.nameservers]
         else:
             try:
                 resolver = dns.asyncresolver.Resolver(configure=True)
             except dns.resolver.NoResolverConfiguration as exc:
-                raise VerifyInputError(
-                    f"no --nameserver given and no system resolver: {exc}"
-                ) from None
+                raise VerifyInputError(f"no --nameserver given and no system resolver: {exc}") from None
         resolver.cache = None
         resolver.retry_servfail = False
         # --timeout bounds each question; within it a lost UDP datagram is sent
@@ -224,6 +224,7 @@ class DnsClient:
         resolver.search = []
         resolver.use_search_by_default = False
         self._resolver = resolver
+        self._dnssec: dns.asyncresolver.Resolver | None = None
         self._sem: asyncio.Semaphore | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.queries = 0
@@ -232,8 +233,18 @@ class DnsClient:
         # check and the SPF/DMARC checks) is answered once; concurrent askers share
         # the question in flight. Errors are not kept, so a later asker retries.
         self.memo = memo
-        self._memo: dict[tuple[str, str], asyncio.Future[DnsAnswer]] = {}
+        self._memo: dict[tuple[str, str, bool], asyncio.Future[DnsAnswer]] = {}
         self._memo_loop: asyncio.AbstractEventLoop | None = None
+
+    def _dnssec_resolver(self) -> dns.asyncresolver.Resolver:
+        if self._dnssec is None:
+            resolver = dns.asyncresolver.Resolver(configure=False)
+            for attr in ("nameservers", "cache", "retry_servfail", "timeout", "lifetime", "search", "use_search_by_default"):
+                setattr(resolver, attr, getattr(self._resolver, attr))
+            resolver.use_edns(0, dns.flags.DO, 1232)
+            resolver.flags = dns.flags.RD | dns.flags.AD
+            self._dnssec = resolver
+        return self._dnssec
 
     def _semaphore(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
@@ -242,154 +253,127 @@ class DnsClient:
             self._loop = loop
         return self._sem
 
-    async def query(self, name: str, rdtype: str, *, hops: int = 0) -> DnsAnswer:
-        """Ask one question; never raises for DNS outcomes."""
+    async def query(self, name: str, rdtype: str, *, dnssec: bool = False) -> DnsAnswer:
+        """Ask one question (following a CNAME chain that leaves the server's zones);
+        never raises for DNS outcomes.
+
+        ``dnssec=True``: EDNS0 with the DO bit and AD set in the query (RFC 6840 5.7), so
+        ``response`` carries the RRSIGs and a validating resolver's AD bit.
+        """
         if not self.memo:
-            return await self._ask(name, rdtype, hops=hops)
+            return await self._ask(name, rdtype, dnssec)
         loop = asyncio.get_running_loop()
         if self._memo_loop is not loop:
             self._memo, self._memo_loop = {}, loop
-        key = (name.rstrip(".").lower(), rdtype.upper())
+        key = (name.rstrip(".").lower(), rdtype.upper(), dnssec)
         future = self._memo.get(key)
         if future is None:
-            future = loop.create_task(self._ask(name, rdtype, hops=hops))
+            future = loop.create_task(self._ask(name, rdtype, dnssec))
             self._memo[key] = future
             future.add_done_callback(functools.partial(self._forget_errors, key))
         return await asyncio.shield(future)
 
-    def _forget_errors(self, key: tuple[str, str], future: asyncio.Future[DnsAnswer]) -> None:
+    def _forget_errors(self, key: tuple[str, str, bool], future: asyncio.Future[DnsAnswer]) -> None:
         if future.cancelled() or future.exception() is not None or future.result().status == "error":
             if self._memo.get(key) is future:
                 del self._memo[key]
 
-    async def _ask(self, name: str, rdtype: str, *, hops: int = 0) -> DnsAnswer:
+    async def _ask(self, name: str, rdtype: str, dnssec: bool = False) -> DnsAnswer:
+        """One question and, like a recursive resolver, the rest of a CNAME chain that an
+        authoritative server left at its zone's edge. The chain is followed here, not
+        through the memo: a loop across zones must end as an error, not wait on itself."""
         rdtype = rdtype.upper()
         display = name.rstrip(".").lower()
+        answer, target = await self._ask_one(display, rdtype, dnssec)
+        if target is None:
+            return answer
+        first = answer.response
+        chain = [display]
+        while target is not None:
+            if target in chain:
+                return DnsAnswer(
+                    display,
+                    rdtype,
+                    "error",
+                    f"{rdtype} {display}: CNAME loop ({' -> '.join([*chain, target])})",
+                    response=first,
+                    cname_loop=True,
+                )
+            if len(chain) > _MAX_CNAME_HOPS:
+                return DnsAnswer(
+                    display,
+                    rdtype,
+                    "error",
+                    f"{rdtype} {display}: CNAME chain too long (more than {_MAX_CNAME_HOPS} hops: "
+                    f"{' -> '.join(chain[:3])} -> ... -> {target})",
+                    response=first,
+                    cname_loop=True,
+                )
+            chain.append(target)
+            answer, target = await self._ask_one(target, rdtype, dnssec)
+        return DnsAnswer(display, rdtype, answer.status, answer.reason, answer.rrset, answer.response, answer.cname_loop)
+
+    async def _ask_one(self, display: str, rdtype: str, dnssec: bool = False) -> tuple[DnsAnswer, str | None]:
+        """One question to the server(s): (answer, CNAME target still to follow or None)."""
+
+        def error(reason: str, **kw: Any) -> tuple[DnsAnswer, None]:
+            return DnsAnswer(display, rdtype, "error", reason, **kw), None
+
         try:
             qname = dns.name.from_text(display or ".")
         except (dns.exception.DNSException, UnicodeError) as exc:
-            return DnsAnswer(
-                display, rdtype, "error", f"invalid name {display!r}: {exc}"
-            )
+            return error(f"invalid name {display!r}: {exc}")
         async with self._semaphore():
             self.queries += 1
             try:
-                answer = await self._resolver.resolve(
-                    qname,
-                    rdtype,
-                    raise_on_no_answer=False,
-                    lifetime=self.timeout,
-                    search=False,
-                )
+                resolver = self._dnssec_resolver() if dnssec else self._resolver
+                answer = await resolver.resolve(qname, rdtype, raise_on_no_answer=False, lifetime=self.timeout, search=False)
             except dns.resolver.NXDOMAIN as exc:
-                responses = exc.responses()
-                return DnsAnswer(
-                    display,
-                    rdtype,
-                    "nxdomain",
-                    "NXDOMAIN",
-                    response=next(iter(responses.values()), None),
-                )
-            except dns.resolver.LifetimeTimeout:
-                return DnsAnswer(
-                    display,
-                    rdtype,
-                    "error",
-                    f"timeout after {self.timeout:g}s asking {rdtype} {display}",
-                )
-            except dns.exception.Timeout:
-                return DnsAnswer(
-                    display,
-                    rdtype,
-                    "error",
-                    f"timeout after {self.timeout:g}s asking {rdtype} {display}",
-                )
+                first = next(iter(exc.responses().values()), None)
+                return DnsAnswer(display, rdtype, "nxdomain", "NXDOMAIN", response=first), None
+            except dns.exception.Timeout:  # LifetimeTimeout included
+                return error(f"timeout after {self.timeout:g}s asking {rdtype} {display}")
             except dns.resolver.NoNameservers as exc:
                 errors = exc.kwargs.get("errors") or []
-                loops = [
-                    e[4]
-                    for e in errors
-                    if isinstance(e[3], dns.message.ChainTooLong) and e[4] is not None
-                ]
+                loops = [e[4] for e in errors if isinstance(e[3], dns.message.ChainTooLong) and e[4] is not None]
                 if loops:
-                    return DnsAnswer(
-                        display,
-                        rdtype,
-                        "error",
-                        f"{rdtype} {display}: CNAME loop or chain too long",
-                        response=loops[0],
-                        cname_loop=True,
-                    )
-                return DnsAnswer(
-                    display,
-                    rdtype,
-                    "error",
-                    f"{rdtype} {display}: {_errors_reason(exc)}",
-                )
+                    return error(f"{rdtype} {display}: CNAME loop or chain too long", response=loops[0], cname_loop=True)
+                return error(f"{rdtype} {display}: {_errors_reason(exc)}")
             except dns.resolver.YXDOMAIN:
-                return DnsAnswer(
-                    display, rdtype, "error", f"{rdtype} {display}: YXDOMAIN"
-                )
-            except (
-                dns.exception.DNSException,
-                OSError,
-                UnicodeError,
-                ValueError,
-            ) as exc:
-                return DnsAnswer(
-                    display,
-                    rdtype,
-                    "error",
-                    f"{rdtype} {display}: {type(exc).__name__}: {exc}",
-                )
-        if answer.rrset is None:
-            target = answer.canonical_name
-            if target != qname and rdtype != "CNAME" and hops < _MAX_CNAME_HOPS:
-                # an authoritative server stops at a CNAME leaving its zone: follow it
-                # like a recursive resolver would
-                follow = await self.query(
-                    target.to_text(omit_final_dot=True), rdtype, hops=hops + 1
-                )
-                return DnsAnswer(
-                    display,
-                    rdtype,
-                    follow.status,
-                    follow.reason,
-                    follow.rrset,
-                    follow.response,
-                    follow.cname_loop,
-                )
-            return DnsAnswer(
-                display, rdtype, "nodata", "NOERROR, no data", response=answer.response
-            )
-        return DnsAnswer(
-            display, rdtype, "ok", rrset=answer.rrset, response=answer.response
-        )
+                return error(f"{rdtype} {display}: YXDOMAIN")
+            except (dns.exception.DNSException, OSError, UnicodeError, ValueError) as exc:
+                return error(f"{rdtype} {display}: {type(exc).__name__}: {exc}")
+        if answer.rrset is not None:
+            return DnsAnswer(display, rdtype, "ok", rrset=answer.rrset, response=answer.response), None
+        target = answer.canonical_name
+        nodata = DnsAnswer(display, rdtype, "nodata", "NOERROR, no data", response=answer.response)
+        if target != qname and rdtype != "CNAME":
+            # the server stopped at a CNAME leaving its zones: the caller follows it
+            return nodata, target.to_text(omit_final_dot=True).lower()
+        return nodata, None
 
-    def query_sync(
-        self, name: str, rdtype: str, loop: asyncio.AbstractEventLoop
-    ) -> DnsAnswer:
+    def query_sync(self, name: str, rdtype: str, loop: asyncio.AbstractEventLoop) -> DnsAnswer:
         """Ask from a worker thread through ``loop`` (the loop must be running elsewhere)."""
         future = asyncio.run_coroutine_threadsafe(self.query(name, rdtype), loop)
         return future.result(timeout=self.timeout * 4 + 5)
 
-    async def addresses(self, host: str) -> tuple[list[str], str]:
+    async def lookup_host(self, host: str) -> HostLookup:
         """A and AAAA of ``host`` (an IP literal is returned as is).
 
-        Returns (addresses, problem): problem is "" when at least one address was found,
-        else the reason (NXDOMAIN, no address, or the DNS error).
+        ``status`` is "ok" when at least one address was found, else "nxdomain",
+        "nodata" or "error" (no usable answer: the host may well exist).
         """
         try:
-            return [str(ipaddress.ip_address(host))], ""
+            return HostLookup([str(ipaddress.ip_address(host))], "ok")
         except ValueError:
             pass
         a, aaaa = await asyncio.gather(self.query(host, "A"), self.query(host, "AAAA"))
         found = a.texts() + aaaa.texts()
         if found:
-            return found, ""
+            return HostLookup(found, "ok")
         for ans in (a, aaaa):
             if ans.status == "error":
-                return [], ans.reason
+                return HostLookup([], "error", ans.reason)
         if a.status == "nxdomain":
-            return [], f"NXDOMAIN for {host}"
-        return [], f"no A/AAAA record for {host}"
+            return HostLookup([], "nxdomain", f"NXDOMAIN for {host}")
+        return HostLookup([], "nodata", f"no A/AAAA record for {host}")

@@ -1,5 +1,9 @@
-"""SPF for `mailinfra verify`: a real RFC 7208 ``check_host()`` and the lookup budget of
-the live include tree.
+"""SPF checks of `mailinfra verify`, and the RFC 7208 machinery they use.
+
+Checks: ``spf-single`` (exactly one SPF record at the name), ``spf-syntax`` (it parses;
+advice from ``standards.spf.check_spf``), ``spf-budget`` (the live include tree's
+lookups), ``spf-sender`` (``check_host()`` gives ``pass`` for each sending IP on the
+MAIL FROM domain).
 
 ``check_host`` is pyspf's (``spf.query(...).check()``, the field's reference
 implementation) with every DNS lookup routed through our :class:`DnsClient`. pyspf's
@@ -10,16 +14,18 @@ leaves every other caller on pyspf's default.
 
 ``walk_budget`` expands the whole live include tree (include, redirect, a, mx, exists,
 ptr - every branch, as in the worst case where nothing matches) and counts the
-DNS-querying terms (limit 10), the void lookups (limit 2) and include/redirect loops.
-Record syntax comes from ``policies.mailinfra_policy.standards.spf``.
+DNS-querying terms, the void lookups and include/redirect loops against the limits of
+``policies.mailinfra_policy.standards.spf``, which also owns the record syntax, the
+redirect rule and the MX address-lookup limit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import dns.name
@@ -27,11 +33,17 @@ import dns.rdatatype
 import spf as pyspf  # type: ignore[import-untyped]
 
 from policies.mailinfra_policy.standards import spf as spf_std
-from policies.mailinfra_policy.standards.errors import SpfError
+from policies.mailinfra_policy.standards.errors import SpfError, StandardError
 
+from .context import Context, Task, records_for
+from .expect import Expectations, mail_from_domains
+from .report import CheckResult
 from .resolver import DnsAnswer, DnsClient
+from .result import dns_problem, result, short
 
-__all__ = ["BudgetReport", "SpfResult", "check_host", "walk_budget"]
+__all__ = ["CHECKS", "BudgetReport", "SpfResult", "check_host", "check_spf", "tasks", "walk_budget"]
+
+CHECKS = ("spf-single", "spf-syntax", "spf-budget", "spf-sender")
 
 _local = threading.local()
 _ORIGINAL_LOOKUP = pyspf.DNSLookup
@@ -85,9 +97,7 @@ def _to_pyspf(answer: DnsAnswer) -> list[tuple[tuple[str, str], Any]]:
     return out
 
 
-def _make_lookup(
-    client: DnsClient, loop: asyncio.AbstractEventLoop
-) -> Callable[[str, str], Any]:
+def _make_lookup(client: DnsClient, loop: asyncio.AbstractEventLoop) -> Callable[[str, str], Any]:
     def lookup(name: str, qtype: str) -> list[tuple[tuple[str, str], Any]]:
         try:
             answer = client.query_sync(name, qtype, loop)
@@ -170,21 +180,17 @@ class BudgetReport:
 _WALK_CAP = 60  # stop expanding after this many lookups: far past the limit already
 
 
-async def _fetch_spf(
-    client: DnsClient, domain: str, report: BudgetReport
-) -> str | None:
+async def _fetch_spf(client: DnsClient, domain: str, report: BudgetReport) -> str | None:
     answer = await client.query(domain, "TXT")
     if answer.status == "error":
         report.temp_errors.append(answer.reason)
         return None
-    records = spf_std.spf_records(answer.txt())
-    if not records:
-        report.problems.append(f"no SPF record at {domain} ({answer.describe()})")
+    try:
+        return spf_std.select(answer.txt())
+    except SpfError as exc:
+        where = "" if answer.ok else f" ({answer.describe()})"
+        report.problems.append(f"{domain}: {exc}{where}")
         return None
-    if len(records) > 1:
-        report.problems.append(f"{len(records)} SPF records at {domain} (permerror)")
-        return None
-    return records[0]
 
 
 async def _void(
@@ -202,10 +208,10 @@ async def _void(
     if all(a.empty for a in answers):
         report.void_lookups += 1
         report.notes.append(f"void lookup: {term} ({answers[0].describe()})")
-    elif rdtypes == ("MX",) and len(answers[0].texts()) > 10:
-        report.problems.append(
-            f"{term}: {len(answers[0].texts())} MX records, over the limit of 10"
-        )
+    elif rdtypes == ("MX",):
+        problem = spf_std.mx_address_problem(term, len(answers[0].rrset or ()))
+        if problem is not None:
+            report.problems.append(str(problem))
 
 
 async def _walk(
@@ -252,14 +258,12 @@ async def _walk(
             children.append(_void(client, report, target, ("A",), term))
         elif mech.name == "ptr":
             report.notes.append(f"{term}: ptr depends on the client IP, not followed")
-    target_redirect = spf_std.redirect(record)
-    if target_redirect is not None and spf_std.all_qualifier(record) is None:
+    target_redirect = spf_std.effective_redirect(record)
+    if target_redirect is not None:
         report.lookups += 1
         target = target_redirect.rstrip(".").lower()
         if "%" in target:
-            report.notes.append(
-                f"{domain}: redirect={target_redirect}: macro, not followed"
-            )
+            report.notes.append(f"{domain}: redirect={target_redirect}: macro, not followed")
         elif target in path:
             report.loops.append(" -> ".join((*path, target)))
         else:
@@ -274,3 +278,67 @@ async def walk_budget(client: DnsClient, domain: str) -> BudgetReport:
     report = BudgetReport(domain)
     await _walk(client, domain, (domain,), report, 0)
     return report
+
+
+# ---------------------------------------------------------------- the checks
+
+
+def tasks(exp: Expectations, ctx: Context) -> Iterable[Task]:
+    names = sorted({r.name for r in records_for(exp, "spf") if r.name})
+    # sender IPs are judged where mail is sent from: the MAIL FROM domains, else every SPF name
+    senders_at = set(mail_from_domains(exp) or [r.name for r in exp.by_purpose("spf") if r.name])
+    for name in names:
+        ips = tuple(ctx.options.sender_ips) if name in senders_at else ()
+        yield Task(name, "spf-single", partial(check_spf, ctx, name, ips))
+
+
+async def check_spf(ctx: Context, domain: str, sender_ips: Sequence[str] = ()) -> list[CheckResult]:
+    """Exactly one SPF record; its syntax; the live include tree's budget; sender IPs pass."""
+    one = "exactly one v=spf1 record"
+    answer = await ctx.client.query(domain, "TXT")
+    if not answer.ok:
+        return [dns_problem(domain, "spf-single", answer, one)]
+    try:
+        text = spf_std.select(answer.txt())
+    except SpfError as exc:
+        found = short(spf_std.spf_records(answer.txt())) or "none"
+        return [result(domain, "spf-single", "fail", one, found, str(exc))]
+    out = [result(domain, "spf-single", "pass", one, text)]
+    try:
+        spf_std.parse_spf(text)
+    except StandardError as exc:
+        out.append(result(domain, "spf-syntax", "fail", "RFC 7208 syntax", text, str(exc)))
+    else:
+        problems = spf_std.check_spf(text)
+        status = "warn" if problems else "pass"
+        out.append(result(domain, "spf-syntax", status, "RFC 7208 syntax, ending in -all", text, "; ".join(problems)))
+    out.append(await _budget_result(ctx, domain))
+    for ip in sender_ips:
+        verdict = await check_host(ctx.client, ip, f"postmaster@{domain}", domain)
+        status = "pass" if verdict.result == "pass" else ("error" if verdict.result == "temperror" else "fail")
+        message = "" if status == "pass" else f"check_host({ip}, {domain}): {verdict.explanation}"
+        if status == "error":
+            message = f"could not check: {message}"
+        out.append(result(f"{domain} from {ip}", "spf-sender", status, "pass", verdict.result, message))
+    return out
+
+
+async def _budget_result(ctx: Context, domain: str) -> CheckResult:
+    budget = await walk_budget(ctx.client, domain)
+    plus = "+" if budget.truncated else ""
+    expected = f"<= {spf_std.MAX_DNS_LOOKUPS} DNS-querying terms, <= {spf_std.MAX_VOID_LOOKUPS} void lookups, no loops"
+    found = f"{budget.lookups}{plus} DNS-querying terms, {budget.void_lookups} void lookups"
+    reasons: list[str] = []
+    if budget.over_lookups:
+        reasons.append(f"{budget.lookups}{plus} DNS-querying terms in the include tree, over {spf_std.MAX_DNS_LOOKUPS}")
+    if budget.over_voids:
+        reasons.append(f"{budget.void_lookups} void lookups, over {spf_std.MAX_VOID_LOOKUPS}")
+    reasons += [f"include loop: {loop}" for loop in budget.loops]
+    reasons += budget.problems
+    if reasons:
+        return result(domain, "spf-budget", "fail", expected, found, "; ".join(reasons))
+    if budget.temp_errors:
+        return result(
+            domain, "spf-budget", "error", expected, found, "could not check: " + "; ".join(dict.fromkeys(budget.temp_errors))
+        )
+    return result(domain, "spf-budget", "pass", expected, found, "; ".join(budget.notes[:5]))

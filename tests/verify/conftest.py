@@ -9,6 +9,8 @@
 - ``smtp_servers``: aiosmtpd hosts: ``good`` (STARTTLS required), ``plain`` (no
   STARTTLS), ``expired`` (STARTTLS with an expired certificate).
 - ``world``: the good zones + plan of one sending domain, built from those parts.
+- ``run``: ``run(world, **options)`` starts Knot with the world's zones and verifies
+  against it (``options()`` builds the VerifyOptions the tests share).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
+from mailinfra.verify import Report, VerifyOptions, run_verify
 from policies.mailinfra_policy.standards import mtasts as mtasts_std
 from policies.mailinfra_policy.standards import txt as txt_std
 
@@ -99,9 +102,7 @@ def _start_knot(zones: dict[str, str]) -> KnotServer:
     while True:
         if proc.poll() is not None:
             log.close()
-            with open(
-                os.path.join(work, "knotd.log"), encoding="utf-8", errors="replace"
-            ) as f:
+            with open(os.path.join(work, "knotd.log"), encoding="utf-8", errors="replace") as f:
                 pytest.fail(f"knotd exited with {proc.returncode}: {f.read()[-2000:]}")
         try:
             q = dns.message.make_query(f"{first}.", "SOA")
@@ -215,9 +216,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
         .add_extension(ski, critical=False)
         .sign(ca_key, hashes.SHA256())
     )
-    ca_file = _write(
-        os.path.join(d, "ca.pem"), ca.public_bytes(serialization.Encoding.PEM)
-    )
+    ca_file = _write(os.path.join(d, "ca.pem"), ca.public_bytes(serialization.Encoding.PEM))
     names = [
         "relay.example.com",
         "mx1.example.com",
@@ -225,19 +224,13 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
         "expired.example.com",
         "plain.example.com",
     ]
-    good_cert, good_key = _leaf(
-        ca_key, ca_name, names, NOW - dt.timedelta(days=1), NOW + dt.timedelta(days=90)
-    )
-    old_cert, old_key = _leaf(
-        ca_key, ca_name, names, NOW - dt.timedelta(days=90), NOW - dt.timedelta(days=2)
-    )
+    good_cert, good_key = _leaf(ca_key, ca_name, names, NOW - dt.timedelta(days=1), NOW + dt.timedelta(days=90))
+    old_cert, old_key = _leaf(ca_key, ca_name, names, NOW - dt.timedelta(days=90), NOW - dt.timedelta(days=2))
     dkim_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     import base64
 
-    pub_der = dkim_key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    pub_der = dkim_key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     pem = serialization.Encoding.PEM
     return Pki(
         dir=d,
@@ -273,9 +266,7 @@ def server_context(cert: str, key: str) -> ssl.SSLContext:
 @dataclass
 class HttpsServer:
     port: int
-    files: dict[str, tuple[int, str, bytes]] = field(
-        default_factory=dict
-    )  # path -> (status, ctype, body)
+    files: dict[str, tuple[int, str, bytes]] = field(default_factory=dict)  # path -> (status, ctype, body)
 
 
 @pytest.fixture(scope="session")
@@ -284,9 +275,7 @@ def https_server(pki: Pki) -> Iterator[HttpsServer]:
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            status, ctype, body = state.files.get(
-                self.path, (404, "text/plain", b"not found\n")
-            )
+            status, ctype, body = state.files.get(self.path, (404, "text/plain", b"not found\n"))
             self.send_response(status)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(body)))
@@ -297,9 +286,7 @@ def https_server(pki: Pki) -> Iterator[HttpsServer]:
             pass
 
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.socket = server_context(pki.good_cert, pki.good_key).wrap_socket(
-        httpd.socket, server_side=True
-    )
+    httpd.socket = server_context(pki.good_cert, pki.good_key).wrap_socket(httpd.socket, server_side=True)
     state.port = httpd.server_address[1]
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -338,9 +325,7 @@ def smtp_servers(pki: Pki) -> Iterator[SmtpServers]:
         controllers.append(c)
         return port
 
-    good = start(
-        tls_context=server_context(pki.good_cert, pki.good_key), require_starttls=True
-    )
+    good = start(tls_context=server_context(pki.good_cert, pki.good_key), require_starttls=True)
     plain = start()
     expired = start(
         tls_context=server_context(pki.expired_cert, pki.expired_key),
@@ -360,9 +345,7 @@ SELECTOR = "sel1"
 AMAZONSES = "dkim.amazonses.com"
 
 
-def good_policy(
-    mode: str = "enforce", mx: tuple[str, ...] = ("mx1.example.com", "*.mx.example.com")
-) -> str:
+def good_policy(mode: str = "enforce", mx: tuple[str, ...] = ("mx1.example.com", "*.mx.example.com")) -> str:
     return mtasts_std.build_policy(mode, mx, 604800)
 
 
@@ -370,9 +353,7 @@ def good_policy(
 class World:
     """Declared records (plan) and live zones, editable before Knot starts."""
 
-    declared: list[
-        tuple[str, str, list[str]]
-    ]  # (name, type, values) as Route53 would get them
+    declared: list[tuple[str, str, list[str]]]  # (name, type, values) as Route53 would get them
     zones: dict[str, list[tuple[str, str, str]]]  # origin -> [(owner, type, rdata)]
     policy: str
     outputs: dict[str, Any] = field(default_factory=dict)
@@ -380,11 +361,7 @@ class World:
     def plan(self) -> dict[str, Any]:
         resources: list[dict[str, Any]] = []
         for i, (name, rtype, values) in enumerate(self.declared):
-            records = (
-                [txt_std.route53_txt(v) for v in values]
-                if rtype == "TXT"
-                else list(values)
-            )
+            records = [txt_std.route53_txt(v) for v in values] if rtype == "TXT" else list(values)
             resources.append(
                 {
                     "urn": f"urn:pulumi:test::mailinfra::aws:route53/record:Record::rec{i}",
@@ -478,3 +455,34 @@ def world(pki: Pki, https_server: HttpsServer) -> World:
         w.policy.encode(),
     )
     return w
+
+
+# ----------------------------------------------------------------------------- running verify
+
+
+def options(world: World, nameserver: str, pki: Any, https: Any, servers: Any, **kw: Any) -> VerifyOptions:
+    base: dict[str, Any] = {
+        "stack": "test",
+        "plan_data": world.plan(),
+        "outputs_data": world.outputs or None,
+        "nameservers": (nameserver,),
+        "ca_file": pki.ca_file,
+        "mta_sts_port": https.port,
+        "smtp": (f"relay.example.com:{servers.good}",),
+        "sender_ips": (SENDER_IP, "2001:db8::25"),
+        "timeout": 2.0,
+        "progress": False,
+    }
+    base.update(kw)
+    return VerifyOptions(**base)
+
+
+@pytest.fixture
+def run(knot, pki, https_server, smtp_servers):
+    """``run(world, **options)``: start Knot with the world's zones and verify against it."""
+
+    def go(world: World, **kw: Any) -> tuple[Report, int]:
+        server = knot(world.zone_files())
+        return run_verify(options(world, server.nameserver, pki, https_server, smtp_servers, **kw))
+
+    return go

@@ -41,9 +41,7 @@ def _load() -> list[dict[str, Any]]:
 
 async def _run_suite() -> tuple[int, dict[str, str]]:
     server = ZoneServer().start()
-    client = DnsClient(
-        [Nameserver("127.0.0.1", server.port)], timeout=0.3, concurrency=8
-    )
+    client = DnsClient([Nameserver("127.0.0.1", server.port)], timeout=0.3, concurrency=8)
     matched = 0
     mismatches: dict[str, str] = {}
     try:
@@ -64,9 +62,7 @@ async def _run_suite() -> tuple[int, dict[str, str]]:
                 if ok:
                     matched += 1
                 else:
-                    mismatches[test_id] = (
-                        f"expected {wanted} got {result.result} ({result.explanation})"
-                    )
+                    mismatches[test_id] = f"expected {wanted} got {result.result} ({result.explanation})"
     finally:
         server.stop()
     return matched, mismatches

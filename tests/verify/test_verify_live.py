@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import socket
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -16,7 +15,6 @@ from mailinfra.verify import (
     CheckResult,
     Report,
     VerifyInputError,
-    VerifyOptions,
     run_verify,
 )
 from mailinfra.verify.cli import verify as verify_cmd
@@ -27,50 +25,16 @@ from .conftest import (
     REPORTS,
     SELECTOR,
     SENDER_IP,
-    World,
     free_port,
     good_policy,
+    options,
     txt_rdata,
 )
 from .dnsserver import ZoneServer
 
 
-def options(
-    world: World, nameserver: str, pki: Any, https: Any, servers: Any, **kw: Any
-) -> VerifyOptions:
-    base: dict[str, Any] = {
-        "stack": "test",
-        "plan_data": world.plan(),
-        "outputs_data": world.outputs or None,
-        "nameservers": (nameserver,),
-        "ca_file": pki.ca_file,
-        "mta_sts_port": https.port,
-        "smtp": (f"relay.example.com:{servers.good}",),
-        "sender_ips": (SENDER_IP, "2001:db8::25"),
-        "timeout": 2.0,
-        "progress": False,
-    }
-    base.update(kw)
-    return VerifyOptions(**base)
-
-
-@pytest.fixture
-def run(knot, pki, https_server, smtp_servers):
-    def go(world: World, **kw: Any) -> tuple[Report, int]:
-        server = knot(world.zone_files())
-        return run_verify(
-            options(world, server.nameserver, pki, https_server, smtp_servers, **kw)
-        )
-
-    return go
-
-
 def only(report: Report, check: str, name: str | None = None) -> list[CheckResult]:
-    return [
-        c
-        for c in report.checks
-        if c.check == check and (name is None or c.name == name)
-    ]
+    return [c for c in report.checks if c.check == check and (name is None or c.name == name)]
 
 
 def not_passing(report: Report) -> list[CheckResult]:
@@ -117,9 +81,7 @@ def test_good_world_all_pass(run, world, smtp_servers):
         "found",
         "message",
     }
-    assert data["summary"]["fail"] == 0 and data["summary"]["total"] == len(
-        report.checks
-    )
+    assert data["summary"]["fail"] == 0 and data["summary"]["total"] == len(report.checks)
     assert "| status |" in report.to_markdown()
 
 
@@ -148,22 +110,16 @@ def test_spf_nested_includes_past_ten_lookups(run, world):
             (
                 f"s{n}",
                 "TXT",
-                txt_rdata(
-                    f"v=spf1 a:mx1.example.com mx:example.com include:s{n + 1}.example.com -all"
-                ),
+                txt_rdata(f"v=spf1 a:mx1.example.com mx:example.com include:s{n + 1}.example.com -all"),
             )
         )
-    world.zones[DOMAIN].append(
-        ("s4", "TXT", txt_rdata("v=spf1 a:mx1.example.com ip4:192.0.2.0/24 -all"))
-    )
+    world.zones[DOMAIN].append(("s4", "TXT", txt_rdata("v=spf1 a:mx1.example.com ip4:192.0.2.0/24 -all")))
     report, code = run(world)
     budget = only(report, "spf-budget", DOMAIN)
     assert budget[0].status == "fail", report.to_text()
     assert budget[0].found.startswith("11 DNS-querying terms")
     assert code == 1
-    assert (
-        only(report, "spf-syntax", DOMAIN)[0].status == "pass"
-    )  # the root record itself is fine
+    assert only(report, "spf-syntax", DOMAIN)[0].status == "pass"  # the root record itself is fine
     assert only(report, "record", DOMAIN)[0].status == "pass"
     assert {c.check for c in not_passing(report)} == {"spf-budget"}
 
@@ -174,9 +130,7 @@ def test_spf_void_lookups_and_loop(run, world):
         DOMAIN,
         "_spf",
         "TXT",
-        txt_rdata(
-            "v=spf1 a:nx1.example.com a:nx2.example.com exists:nx3.example.com include:_spf.example.com -all"
-        ),
+        txt_rdata("v=spf1 a:nx1.example.com a:nx2.example.com exists:nx3.example.com include:_spf.example.com -all"),
     )
     report, _ = run(world)
     budget = only(report, "spf-budget", DOMAIN)[0]
@@ -196,9 +150,7 @@ def test_two_spf_records_at_one_name(run, world):
 
 def test_truncated_dkim_key(run, world, pki):
     cut = pki.dkim_public_b64[:200]
-    world.replace(
-        DOMAIN, f"{SELECTOR}._domainkey", "TXT", txt_rdata(f"v=DKIM1; k=rsa; p={cut}")
-    )
+    world.replace(DOMAIN, f"{SELECTOR}._domainkey", "TXT", txt_rdata(f"v=DKIM1; k=rsa; p={cut}"))
     report, code = run(world)
     key = only(report, "dkim-key", f"{SELECTOR}._domainkey.{DOMAIN}")
     assert [c.status for c in key] == ["fail"], report.to_text()
@@ -214,11 +166,7 @@ def test_short_rsa_dkim_key(run, world):
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     short = rsa.generate_private_key(public_exponent=65537, key_size=1024).public_key()
-    p = base64.b64encode(
-        short.public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    ).decode()
+    p = base64.b64encode(short.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).decode()
     value = f"v=DKIM1; k=rsa; p={p}"
     world.replace(DOMAIN, f"{SELECTOR}._domainkey", "TXT", txt_rdata(value))
     world.declared[4] = (f"{SELECTOR}._domainkey.{DOMAIN}", "TXT", [value])
@@ -261,11 +209,7 @@ def test_trailing_dots_and_case_are_normalised(run, world):
     world.declared[1] = (DOMAIN, "MX", ["10 MX1.Example.com."])
     report, _ = run(world)
     assert only(report, "record", DOMAIN)[0].status == "pass"
-    mx = [
-        c
-        for c in only(report, "record")
-        if c.name == DOMAIN and "mx1" in c.expected.lower()
-    ]
+    mx = [c for c in only(report, "record") if c.name == DOMAIN and "mx1" in c.expected.lower()]
     assert mx and all(c.status == "pass" for c in mx)
 
 
@@ -285,9 +229,7 @@ def test_unknown_values_use_outputs(run, world):
     plan_extra = ("[unknown]", "CNAME", ["[unknown]"])
     world.declared.append(plan_extra)
     report, _ = run(world)
-    assert [c.status for c in report.checks if c.name.startswith("[unknown")] == [
-        "warn"
-    ]
+    assert [c.status for c in report.checks if c.name.startswith("[unknown")] == ["warn"]
     world.outputs = {"relay": {"domain": DOMAIN, "dkim_tokens": ["tok1"]}}
     report, code = run(world)
     rec = only(report, "record", f"tok1._domainkey.{DOMAIN}")
@@ -313,9 +255,7 @@ def test_mta_sts_mx_not_covered(run, world, https_server):
     report, code = run(world)
     mx = only(report, "mta-sts-mx")[0]
     assert mx.status == "fail" and "mx1.example.com" in mx.message
-    assert (
-        only(report, "mta-sts-policy")[0].status == "warn"
-    )  # not the declared policy (hash)
+    assert only(report, "mta-sts-policy")[0].status == "warn"  # not the declared policy (hash)
     assert code == 1
 
 
@@ -354,9 +294,7 @@ def test_mta_sts_untrusted_certificate(run, world, tmp_path):
     other.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     report, code = run(world, ca_file=str(other), smtp=())
     policy = only(report, "mta-sts-policy")[0]
-    assert (
-        policy.status == "fail" and "certificate verification failed" in policy.message
-    )
+    assert policy.status == "fail" and "certificate verification failed" in policy.message
     assert code == 1
 
 
@@ -383,9 +321,7 @@ def test_smtp_expired_certificate(run, world, smtp_servers):
 def test_smtp_certificate_near_expiry_with_injected_time(run, world):
     import datetime as dt
 
-    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(
-        days=80
-    )  # the good cert has 90 days
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=80)  # the good cert has 90 days
     report, _ = run(world, now=later)
     cert = only(report, "smtp-certificate")[0]
     assert cert.status == "fail" and "expires in" in cert.message
@@ -395,9 +331,7 @@ def test_declared_mx_hosts_probed_on_smtp_port(run, world, smtp_servers):
     # without --smtp the declared MX hosts are probed (STARTTLS offered is enough)
     report, code = run(world, smtp=(), smtp_port=smtp_servers.good)
     assert [c.status for c in only(report, "smtp-starttls")] == ["pass"]
-    assert (
-        only(report, "smtp-starttls")[0].name == f"mx1.example.com:{smtp_servers.good}"
-    )
+    assert only(report, "smtp-starttls")[0].name == f"mx1.example.com:{smtp_servers.good}"
     assert not only(report, "smtp-starttls-required")
     assert code == 0, report.to_text()
 
@@ -405,19 +339,11 @@ def test_declared_mx_hosts_probed_on_smtp_port(run, world, smtp_servers):
 # ----------------------------------------------------------------------------- DNS faults
 
 
-def test_dead_nameserver_port_is_error_not_crash(
-    world, pki, https_server, smtp_servers
-):
+def test_dead_nameserver_port_is_error_not_crash(world, pki, https_server, smtp_servers):
     port = free_port()  # nothing listens
-    report, code = run_verify(
-        options(
-            world, f"127.0.0.1:{port}", pki, https_server, smtp_servers, timeout=0.5
-        )
-    )
+    report, code = run_verify(options(world, f"127.0.0.1:{port}", pki, https_server, smtp_servers, timeout=0.5))
     assert code == 1
-    assert report.checks and all(
-        c.status in ("error", "warn", "fail") for c in report.checks
-    )
+    assert report.checks and all(c.status in ("error", "warn", "fail") for c in report.checks)
     assert any("refused" in c.message or "timeout" in c.message for c in report.checks)
 
 
@@ -440,9 +366,7 @@ def test_silent_nameserver_times_out(world, pki, https_server, smtp_servers):
         silent.close()
     assert code == 1
     records = only(report, "record")
-    assert records and all(
-        c.status == "error" and "timeout" in c.message for c in records
-    )
+    assert records and all(c.status == "error" and "timeout" in c.message for c in records)
 
 
 @pytest.mark.parametrize("rcode,text", [(2, "SERVFAIL"), (5, "REFUSED")])
@@ -492,9 +416,7 @@ def test_bad_input_raises(world, pki, https_server, smtp_servers, kw, fragment):
         run_verify(opts)
 
 
-def test_cli_json_and_exit_codes(
-    knot, world, pki, https_server, smtp_servers, tmp_path
-):
+def test_cli_json_and_exit_codes(knot, world, pki, https_server, smtp_servers, tmp_path):
     server = knot(world.zone_files())
     plan = tmp_path / "plan.json"
     plan.write_text(json.dumps(world.plan()))
@@ -539,9 +461,7 @@ def test_cli_json_and_exit_codes(
     assert out.read_text().startswith("## mailinfra verify")
     bad_plan = tmp_path / "bad.json"
     bad_plan.write_text("{not json")
-    result = CliRunner().invoke(
-        verify_cmd, ["--stack", "test", "--plan", str(bad_plan)]
-    )
+    result = CliRunner().invoke(verify_cmd, ["--stack", "test", "--plan", str(bad_plan)])
     assert result.exit_code == 2 and "--plan" in result.output
     result = CliRunner().invoke(
         verify_cmd,
@@ -554,19 +474,9 @@ def test_outputs_published_records_form(run, world):
     # this repo's program exports {"domains": {d: {"records": {"<name>/<TYPE>": [values]}}}}
     world.declared = [d for d in world.declared if not d[0].startswith("tok1.")]
     world.declared.append(("[unknown]", "CNAME", ["[unknown]"]))
-    world.outputs = {
-        "domains": {
-            DOMAIN: {
-                "records": {
-                    "tok1._domainkey.example.com/CNAME": ["tok1.dkim.amazonses.com"]
-                }
-            }
-        }
-    }
+    world.outputs = {"domains": {DOMAIN: {"records": {"tok1._domainkey.example.com/CNAME": ["tok1.dkim.amazonses.com"]}}}}
     report, code = run(world)
-    assert [c.status for c in only(report, "record", f"tok1._domainkey.{DOMAIN}")] == [
-        "pass"
-    ]
+    assert [c.status for c in only(report, "record", f"tok1._domainkey.{DOMAIN}")] == ["pass"]
     assert code == 0, report.to_text()
 
 
