@@ -15,103 +15,156 @@ from typing import IO, Any
 
 import click
 
+# shared with verify's command: mailinfra.cliutil breaks the cli <-> verify.cli import cycle
+from .cliutil import InputError, make_plan
+from .cliutil import default_project as _default_project
+from .cliutil import one_line as _one_line
+
 FORMATS = ("text", "json", "sarif", "markdown")
-
-
-class InputError(click.ClickException):
-    """Bad input: one line on stderr, exit 2."""
-
-    exit_code = 2
-
-    def show(self, file: IO[Any] | None = None) -> None:
-        click.echo(f"mailinfra: error: {self.message}", err=True)
-
-
-def _default_project() -> str:
-    """The repo this tool ships in, else the current directory."""
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    if os.path.exists(os.path.join(here, "Pulumi.yaml")) and not os.path.exists("Pulumi.yaml"):
-        return here
-    return os.getcwd()
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip() or exc.__class__.__name__
-    return " ".join(text.splitlines())
-
-
-@contextlib.contextmanager
-def _input_errors(debug: bool = False) -> Iterator[None]:
-    """Map every known bad-input error to exit 2 with one clear line."""
-    from components.config import ConfigError
-
-    from .engine import ProgramError
-    from .project import ProjectError
-
-    try:
-        yield
-    except (ConfigError, ProjectError, ProgramError) as exc:
-        trace = getattr(exc, "traceback", None)
-        if debug and trace:
-            click.echo(trace, err=True)
-        raise InputError(_one_line(exc)) from None
-    except OSError as exc:
-        raise InputError(f"{exc.filename or ''}: {exc.strerror or exc}".strip(": ")) from None
 
 
 @contextlib.contextmanager
 def _output(path: str | None) -> Iterator[IO[str]]:
+    """The report's stream: stdout, or FILE written atomically (mailinfra/outfile.py)."""
+    from .outfile import OutputError, atomic_output
+
     if path is None:
-        yield sys.stdout
+        try:
+            yield sys.stdout
+            sys.stdout.flush()
+        except OSError as exc:  # stdout on a full disk, a closed pipe
+            _drop_stdout()
+            raise InputError(f"cannot write the report to stdout: {exc.strerror or exc}") from None
         return
     try:
-        f = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed below
-    except OSError as exc:
-        raise InputError(f"--output: cannot write {path!r}: {exc.strerror}") from None
-    with f:
-        yield f
+        with atomic_output(path) as f:
+            yield f
+    except OutputError as exc:
+        raise InputError(_one_line(exc)) from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _check_output(path: str | None) -> None:
+    """Before planning: a bad --output fails in a second, not after the plan."""
+    from .outfile import OutputError, check_writable
+
+    if path is not None:
+        try:
+            check_writable(path)
+        except OutputError as exc:
+            raise InputError(_one_line(exc)) from None
+
+
+def _drop_stdout() -> None:
+    """Point fd 1 at /dev/null: the unwritten rest of the report would fail again at
+    exit, as a second, traceback-like message."""
+    with contextlib.suppress(OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def _squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+class _OneLineGroup(click.Group):
+    """Click's usage errors are three lines (usage, hint, error); the contract is one."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(*args, **kwargs)
+        except click.UsageError as exc:
+            where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+            click.echo(f"Error: {_squash(exc.format_message())}{where}", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+@click.group(cls=_OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="mailinfra")
 def main() -> None:
     """Secure email-sending infrastructure on Pulumi: plan offline, export zones, verify what is live."""
 
 
-def make_plan(project: str, stack: str, *, debug: bool = False):
-    """Run the program on the mock engine (shared by plan, zone and verify)."""
-    from .engine import run_plan
+def _check_policy_config(pack_dir: str | None, path: str) -> None:
+    """A bad --policy-pack-config stops before the program runs (the CLI checks it before any rule)."""
+    from .policyconfig import PolicyConfigError
+    from .policyrun import PolicyPackError, load_pack, reconcile_config
 
-    with _input_errors(debug), contextlib.redirect_stdout(io.StringIO()) as captured:
-        plan = run_plan(project, stack)
-    leaked = captured.getvalue()
-    if leaked.strip():  # the program printed: keep it visible, but off stdout (reports go there)
-        click.echo(leaked.rstrip(), err=True)
-    return plan
+    try:
+        reconcile_config(load_pack(pack_dir), path)
+    except PolicyConfigError as exc:
+        raise InputError(f"--policy-pack-config {_one_line(exc)}") from None
+    except PolicyPackError as exc:
+        raise InputError(_one_line(exc)) from None
 
 
 @main.command()
 @click.option("--stack", "-s", required=True, help="Stack name (reads Pulumi.<stack>.yaml).")
-@click.option("--project", "project", type=click.Path(file_okay=False), default=None, help="Pulumi project directory (default: this repo).")
-@click.option("--policy-pack", "policy_pack", type=click.Path(file_okay=False), default=None, help="CrossGuard pack directory (default: the pack shipped with mailinfra).")
+@click.option(
+    "--project", "project", type=click.Path(file_okay=False), default=None, help="Pulumi project directory (default: this repo)."
+)
+@click.option(
+    "--policy-pack",
+    "policy_pack",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="CrossGuard pack directory (default: the pack shipped with mailinfra).",
+)
+@click.option(
+    "--policy-pack-config",
+    "policy_pack_config",
+    default=None,
+    help="Policy config JSON, as for pulumi --policy-pack-config (e.g. policies/config/prod.json); checked against each policy's schema before planning.",
+)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
-@click.option("--output", "-o", "output", type=click.Path(dir_okay=False), default=None, help="Write the report here instead of stdout.")
-@click.option("--environment", type=click.Choice(["dev", "staging", "prod"]), default=None, help="Override the environment the pack enforces for.")
+# not click.Path(dir_okay=False): its usage error is three lines; _check_output says it in one
+@click.option(
+    "--output", "-o", "output", type=click.Path(), default=None, help="Write the report here instead of stdout (atomically)."
+)
+@click.option(
+    "--environment",
+    type=click.Choice(["dev", "staging", "prod"]),
+    default=None,
+    help="Override the environment the pack enforces for.",
+)
 @click.option("--no-policies", is_flag=True, help="Plan only; do not judge.")
 @click.option("--debug", is_flag=True, help="Show the program's traceback on failure.")
-def plan(stack: str, project: str | None, policy_pack: str | None, fmt: str, output: str | None, environment: str | None, no_policies: bool, debug: bool) -> None:
+def plan(
+    stack: str,
+    project: str | None,
+    policy_pack: str | None,
+    policy_pack_config: str | None,
+    fmt: str,
+    output: str | None,
+    environment: str | None,
+    no_policies: bool,
+    debug: bool,
+) -> None:
     """Preview a stack on Pulumi's mock engine and judge it with the policy pack."""
     from . import render
 
     project = project or _default_project()
     if policy_pack is not None and not os.path.isdir(policy_pack):
         raise InputError(f"--policy-pack: {policy_pack!r} is not a directory")
+    _check_output(output)
+    if policy_pack_config is not None and not no_policies:
+        _check_policy_config(policy_pack, policy_pack_config)
     the_plan = make_plan(project, stack, debug=debug)
     if not no_policies:
         from .policyrun import PolicyPackError, run_policies
 
         try:
-            the_plan.violations = run_policies(the_plan, policy_pack_dir=policy_pack, environment=environment)
+            the_plan.violations = run_policies(
+                the_plan, policy_pack_dir=policy_pack, environment=environment, policy_config=policy_pack_config
+            )
         except PolicyPackError as exc:
             raise InputError(_one_line(exc)) from None
     with _output(output) as out:
@@ -133,9 +186,17 @@ def plan(stack: str, project: str | None, policy_pack: str | None, fmt: str, out
 
 @main.command()
 @click.option("--stack", "-s", required=True, help="Stack name (reads Pulumi.<stack>.yaml).")
-@click.option("--project", "project", type=click.Path(file_okay=False), default=None, help="Pulumi project directory (default: this repo).")
+@click.option(
+    "--project", "project", type=click.Path(file_okay=False), default=None, help="Pulumi project directory (default: this repo)."
+)
 @click.option("--zone", "zone_name", default=None, help="Only this zone.")
-@click.option("--output-dir", "output_dir", type=click.Path(file_okay=False), default=None, help="Write <zone>.zone files here instead of stdout.")
+@click.option(
+    "--output-dir",
+    "output_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Write <zone>.zone files here instead of stdout.",
+)
 def zone(stack: str, project: str | None, zone_name: str | None, output_dir: str | None) -> None:
     """Export every declared record as a BIND zone file per DNS zone."""
     from .zone import zone_files
@@ -145,16 +206,29 @@ def zone(stack: str, project: str | None, zone_name: str | None, output_dir: str
     if zone_name is not None:
         wanted = zone_name.rstrip(".").lower()
         if wanted not in files:
-            raise InputError(f"--zone: {zone_name!r} is not a zone of stack {stack} (zones: {', '.join(sorted(files)) or 'none'})")
+            raise InputError(
+                f"--zone: {zone_name!r} is not a zone of stack {stack} (zones: {', '.join(sorted(files)) or 'none'})"
+            )
         files = {wanted: files[wanted]}
     if output_dir is None:
         click.echo("\n".join(files.values()), nl=False)
         return
-    os.makedirs(output_dir, exist_ok=True)
-    for name, text in files.items():
-        with open(os.path.join(output_dir, f"{name}.zone"), "w", encoding="utf-8") as f:
-            f.write(text)
-        click.echo(os.path.join(output_dir, f"{name}.zone"))
+    from .outfile import OutputError, atomic_output, check_writable
+
+    try:
+        os.makedirs(output_dir, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--output-dir: cannot create {output_dir!r}: {exc.strerror or exc}") from None
+    try:
+        paths = [os.path.join(output_dir, f"{name}.zone") for name in files]
+        for path in paths:  # every file is writable before the first is replaced
+            check_writable(path, "--output-dir")
+        for path, text in zip(paths, files.values()):
+            with atomic_output(path, "--output-dir") as f:
+                f.write(text)
+            click.echo(path)
+    except OutputError as exc:
+        raise InputError(_one_line(exc)) from None
 
 
 def _attach_verify() -> None:

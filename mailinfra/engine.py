@@ -34,6 +34,8 @@ from pulumi.runtime import rpc, settings
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.stack import run_in_stack
 
+from policies.mailinfra_policy.standards.errors import InputError
+
 from .mockstate import MockState, computed_outputs
 from .project import Project, ProjectError, StackConfig, load_project, load_stack_config
 from .values import UNKNOWN, Secret
@@ -288,9 +290,7 @@ class PlanMonitor(pulumi_mocks.MockMonitor):
         if request.tok != "pulumi:pulumi:getResource":
             result = decode_struct(getattr(resp, "return"))
             with self._lock:
-                self.invokes.append(
-                    PlannedInvoke(request.tok, decode_struct(request.args), request.provider or None, result)
-                )
+                self.invokes.append(PlannedInvoke(request.tok, decode_struct(request.args), request.provider or None, result))
         return resp
 
 
@@ -315,12 +315,17 @@ def _one_line(text: str) -> str:
 
 
 def _is_expected(exc: BaseException) -> bool:
+    """Bad input, not a bug: one line, exit 2, no traceback.
+
+    ``InputError`` is the base of every input error of ours (config, component args,
+    records, standards); ``RunError`` is the SDK's. A program that does not import
+    mailinfra may mark its own class with ``mailinfra_exit_code = 2`` (docs/CONTRACTS.md).
+    """
     from pulumi.errors import RunError
 
-    cls = type(exc)
-    if isinstance(exc, RunError) or getattr(cls, "mailinfra_exit_code", None) == 2:
+    if isinstance(exc, (RunError, InputError)):
         return True
-    return isinstance(exc, ValueError) and any(c.__name__ == "ConfigError" for c in cls.__mro__)
+    return getattr(type(exc), "mailinfra_exit_code", None) == 2
 
 
 def _program_error(exc: BaseException, main: str) -> ProgramError:
@@ -424,6 +429,12 @@ def _execute(project: Project, cfg: StackConfig, preview: bool, organization: st
             mod = sys.modules.get(name)
             if mod is not None and _under(getattr(mod, "__file__", None), roots):
                 del sys.modules[name]
+                # A package loaded before the run keeps its submodule as an attribute;
+                # `from . import wiring` in the next run would get that stale module
+                # while `from .keystore import X` imports afresh (two KeyStoreArgs).
+                parent, _, child = name.rpartition(".")
+                if parent in saved_modules and getattr(sys.modules.get(parent), child, None) is mod:
+                    delattr(sys.modules[parent], child)
         try:
             for task in asyncio.all_tasks(loop):
                 task.cancel()

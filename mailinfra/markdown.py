@@ -1,9 +1,11 @@
-"""A PR-comment-sized Markdown summary of a judged plan."""
+"""A PR-comment-sized Markdown summary of a judged plan (secrets redacted, as in every format)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
+
+from .values import redactor_for
 
 MAX_ROWS = 50
 
@@ -14,6 +16,7 @@ def _cell(text: str, limit: int = 200) -> str:
 
 
 def plan_to_markdown(plan: Any, violations: Iterable[Any], *, max_rows: int = MAX_ROWS) -> str:
+    redactor = redactor_for(plan)
     found = sorted(violations, key=lambda v: (v.enforcement != "mandatory", v.policy, v.urn))
     mandatory = sum(1 for v in found if v.enforcement == "mandatory")
     advisory = len(found) - mandatory
@@ -28,7 +31,9 @@ def plan_to_markdown(plan: Any, violations: Iterable[Any], *, max_rows: int = MA
         lines += ["| Enforcement | Severity | Policy | Resource | Message |", "|---|---|---|---|---|"]
         for v in found[:max_rows]:
             resource = v.resource_name or (v.urn.rsplit("::", 1)[-1] if v.urn else "(stack)")
-            lines.append(f"| {v.enforcement} | {v.severity} | `{v.policy}` | `{_cell(resource, 80)}` | {_cell(v.message)} |")
+            # redact before _cell escapes and cuts, so a secret is found as written
+            cells = (_cell(redactor.text(str(resource)), 80), _cell(redactor.text(str(v.message))))
+            lines.append(f"| {v.enforcement} | {v.severity} | `{v.policy}` | `{cells[0]}` | {cells[1]} |")
         if len(found) > max_rows:
             lines += ["", f"_and {len(found) - max_rows} more_"]
-    return "\n".join(lines) + "\n"
+    return redactor.text("\n".join(lines) + "\n")

@@ -256,8 +256,10 @@ RESOURCES: dict[str, ResourceSpec] = {
         computed={
             "arn": lambda c: _arn(c, "vpc-endpoint/" + _vpce_id(c), "ec2"),
             "dnsEntries": lambda c: [
-                {"dnsName": f"{_vpce_id(c)}-{c.hash(8)}.{c.get('serviceName', 'svc').split('.')[-1]}.{c.region}.vpce.amazonaws.com",
-                 "hostedZoneId": "Z" + c.hash(13).upper()}
+                {
+                    "dnsName": f"{_vpce_id(c)}-{c.hash(8)}.{c.get('serviceName', 'svc').split('.')[-1]}.{c.region}.vpce.amazonaws.com",
+                    "hostedZoneId": "Z" + c.hash(13).upper(),
+                }
             ],
             "networkInterfaceIds": lambda c: ["eni-" + c.hash(17)],
             "ownerId": lambda c: c.account,
@@ -280,11 +282,13 @@ RESOURCES: dict[str, ResourceSpec] = {
         id=lambda c: c.get("name"), computed={"arn": lambda c: _arn(c, f"alarm:{c.get('name')}")}, autoname="name"
     ),
     "aws:cloudwatch/logGroup:LogGroup": ResourceSpec(
-        id=lambda c: c.get("name"), computed={"arn": lambda c: _arn(c, f"log-group:{c.get('name')}", "logs")},
+        id=lambda c: c.get("name"),
+        computed={"arn": lambda c: _arn(c, f"log-group:{c.get('name')}", "logs")},
         autoname="name",
     ),
     "aws:cloudwatch/eventRule:EventRule": ResourceSpec(
-        id=lambda c: c.get("name"), computed={"arn": lambda c: _arn(c, f"rule/{c.get('name')}", "events")},
+        id=lambda c: c.get("name"),
+        computed={"arn": lambda c: _arn(c, f"rule/{c.get('name')}", "events")},
         autoname="name",
     ),
     "aws:sns/topic:Topic": ResourceSpec(
@@ -414,7 +418,10 @@ INVOKES: dict[str, InvokeHandler] = {
     },
     "aws:index/getRegion:getRegion": _region_invoke,
     "aws:index/getPartition:getPartition": lambda a, r: {
-        "id": "aws", "partition": "aws", "dnsSuffix": "amazonaws.com", "reverseDnsPrefix": "com.amazonaws",
+        "id": "aws",
+        "partition": "aws",
+        "dnsSuffix": "amazonaws.com",
+        "reverseDnsPrefix": "com.amazonaws",
     },
     "aws:index/getAvailabilityZones:getAvailabilityZones": _azs,
     "aws:route53/getZone:getZone": _route53_zone,

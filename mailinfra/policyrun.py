@@ -9,15 +9,25 @@ returns `list[Violation]`. What the CLI does, step by step, and what we do:
    `<project>:environment` config).
 2. `GetAnalyzerInfo` reads every policy's `enforcement_level` (None -> the pack's
    level, else advisory) and config schema; the engine overlays the pack's
-   `initial_config`, then `--policy-pack-config` (`all`, then per policy) and sends it
-   back (`Configure`). `policy_config=` is that file's content (a mapping or a path).
-3. `Analyze` runs every resource policy on every resource with its *inputs*
-   (unknowns are the engine's sentinel strings behind `unknown_checking_proxy`,
-   secrets arrive decrypted), options, provider and config; `AnalyzeStack` runs every
-   stack policy once on all resources (their state, parent, dependencies and property
-   dependencies as `PolicyResource` objects). A policy that reads an unknown value gets
-   CrossGuard's advisory "can't run policy during preview" diagnostic; one that raises
-   anything else fails the run (`PolicyPackError`), as it fails `pulumi preview`.
+   `initial_config`, then `--policy-pack-config` (`all`, then per policy), validates
+   each policy's properties against its schema and sends the result back
+   (`Configure`): `reconcile_config`, with `mailinfra.policyconfig` (the code the gRPC
+   harness uses too). `policy_config=` is that file's content (a mapping or a path); a
+   bad level, an unknown policy name or a value its schema rejects is a
+   `PolicyPackError` before any rule runs.
+3. `Analyze` runs every resource policy on every resource the engine registers
+   (`mailinfra.crossguard.engine_resources`: the root stack, default providers,
+   components, custom resources) with its *inputs* as the pack decodes them from the
+   wire (unknowns are the engine's sentinel strings behind `unknown_checking_proxy`,
+   secrets arrive decrypted, numbers are floats), options, provider and config;
+   `AnalyzeStack` runs every stack policy once on all of them (their state, parent,
+   dependencies and property dependencies as `PolicyResource` objects). A policy that
+   reads an unknown value gets CrossGuard's advisory "can't run policy ... during
+   preview" diagnostic on that resource; one that raises anything else fails the run
+   (`PolicyPackError`), as it fails `pulumi preview`.
+
+`tests/test_analyzer_grpc.py` starts the same pack the way the CLI does and drives it
+over gRPC (`mailinfra.analyzer_harness`); its diagnostics must equal these violations.
 
 The pack is loaded without serving it: `<pack>/__main__.py` is executed with
 `pulumi_policy.PolicyPack` replaced by a stub that records its arguments, so any pack
@@ -54,14 +64,23 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 from pulumi_policy.proxy import (
-    UNKNOWN_STRING_VALUE,
     UnknownValueError,
     unknown_checking_proxy,
 )
 
-from .values import UNKNOWN, Secret
+from .crossguard import EngineResource, as_pack_sees, engine_resources, stack_config
+from .policyconfig import PolicyConfig, PolicyConfigError, PolicyInfo, load_policy_config, parse_policy_config, reconcile
 
-__all__ = ["LoadedPack", "PolicyPackError", "Violation", "default_pack_dir", "load_pack", "run_policies"]
+__all__ = [
+    "LoadedPack",
+    "PolicyPackError",
+    "Violation",
+    "default_pack_dir",
+    "load_pack",
+    "policy_infos",
+    "reconcile_config",
+    "run_policies",
+]
 
 
 class PolicyPackError(Exception):
@@ -82,8 +101,13 @@ class Violation:
 
     def to_dict(self) -> dict[str, str]:
         """The JSON contract: policy, enforcement, severity, urn, message."""
-        return {"policy": self.policy, "enforcement": self.enforcement, "severity": self.severity,
-                "urn": self.urn, "message": self.message}
+        return {
+            "policy": self.policy,
+            "enforcement": self.enforcement,
+            "severity": self.severity,
+            "urn": self.urn,
+            "message": self.message,
+        }
 
 
 @dataclass
@@ -127,10 +151,16 @@ def load_pack(pack_dir: str | None = None) -> LoadedPack:
             raise PolicyPackError(f"{directory}: no __main__.py (not a Python policy pack)")
         captured: dict[str, Any] = {}
 
-        def stub(name: str, policies: list[Policy], enforcement_level: EnforcementLevel | None = None,
-                 initial_config: dict[str, Any] | None = None, **_: Any) -> None:
-            captured.update(name=name, policies=list(policies), enforcement_level=enforcement_level,
-                            initial_config=dict(initial_config or {}))
+        def stub(
+            name: str,
+            policies: list[Policy],
+            enforcement_level: EnforcementLevel | None = None,
+            initial_config: dict[str, Any] | None = None,
+            **_: Any,
+        ) -> None:
+            captured.update(
+                name=name, policies=list(policies), enforcement_level=enforcement_level, initial_config=dict(initial_config or {})
+            )
             raise _Captured  # PolicyPack(...) never returns under the CLI either
 
         before = set(sys.modules)
@@ -157,45 +187,20 @@ def load_pack(pack_dir: str | None = None) -> LoadedPack:
                     del sys.modules[mod_name]
         if "policies" not in captured:
             raise PolicyPackError(f"{main}: PolicyPack(...) was never called")
-        pack = LoadedPack(captured["name"], captured["policies"], captured["enforcement_level"],
-                          captured["initial_config"], directory)
+        pack = LoadedPack(
+            captured["name"], captured["policies"], captured["enforcement_level"], captured["initial_config"], directory
+        )
         _PACK_CACHE[directory] = pack
         return pack
 
 
-# --------------------------------------------------------------- value encoding
-
-
-def _wire(value: Any) -> Any:
-    """Plan value -> what the engine sends a pack: unknown sentinel, secrets decrypted."""
-    if value is UNKNOWN:
-        return UNKNOWN_STRING_VALUE
-    if isinstance(value, Secret):
-        return _wire(value.reveal())
-    if isinstance(value, Mapping):
-        return {str(k): _wire(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_wire(v) for v in value]
-    return value
-
-
-def _config_string(value: Any) -> str:
-    if isinstance(value, Secret):
-        value = value.reveal()
-    if value is UNKNOWN:
-        return ""
-    if isinstance(value, str):
-        return value
-    return json.dumps(_wire(value))
+# --------------------------------------------------------------- process env
 
 
 @contextmanager
 def _pack_process_env(plan: Any, environment: str | None) -> Iterator[None]:
-    config = {key: _config_string(value) for key, value in (plan.config or {}).items()}
-    if environment:
-        config[f"{plan.project}:environment"] = environment
     wanted = {
-        "PULUMI_CONFIG": json.dumps(config),
+        "PULUMI_CONFIG": json.dumps(stack_config(plan, environment), separators=(",", ":"), sort_keys=True),
         "PULUMI_PROJECT": plan.project,
         "PULUMI_STACK": plan.stack,
         "PULUMI_DRY_RUN": "true" if getattr(plan, "preview", True) else "false",
@@ -215,71 +220,62 @@ def _pack_process_env(plan: Any, environment: str | None) -> Iterator[None]:
 # ------------------------------------------------------------------ config
 
 
-def _level(value: Any) -> EnforcementLevel | None:
-    if isinstance(value, EnforcementLevel):
-        return value
-    if isinstance(value, str):
-        try:
-            return EnforcementLevel(value.lower())
-        except ValueError:
-            raise PolicyPackError(f"policy config: unknown enforcementLevel {value!r}") from None
-    return None
+def policy_infos(pack: LoadedPack) -> list[PolicyInfo]:
+    """What `GetAnalyzerInfo` reports for each policy (call inside the pack's process env:
+    a policy's level may follow the environment)."""
+    pack_level = pack.enforcement_level or EnforcementLevel.ADVISORY
+    infos = []
+    for policy in pack.policies:
+        level = policy.enforcement_level if policy.enforcement_level is not None else pack_level
+        schema = policy.config_schema
+        infos.append(
+            PolicyInfo(
+                policy.name,
+                level.value,
+                dict(schema.properties) if schema else {},
+                tuple(schema.required or ()) if schema else (),
+            )
+        )
+    return infos
 
 
-def _normalize(config: Mapping[str, Any] | None) -> dict[str, tuple[EnforcementLevel | None, dict[str, Any]]]:
-    out: dict[str, tuple[EnforcementLevel | None, dict[str, Any]]] = {}
-    for key, value in (config or {}).items():
-        if isinstance(value, (EnforcementLevel, str)):
-            out[key] = (_level(value), {})
-        elif isinstance(value, Mapping):
-            props = {k: v for k, v in value.items() if k != "enforcementLevel"}
-            out[key] = (_level(value.get("enforcementLevel")), props)
-        else:
-            raise PolicyPackError(f"policy config: {key!r} must be a level or an object")
+def _as_config(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Programmatic config may use EnforcementLevel members where the file has strings."""
+    if value is None:
+        return None
+    out: dict[str, Any] = {}
+    for key, entry in value.items():
+        if isinstance(entry, EnforcementLevel):
+            entry = entry.value
+        elif isinstance(entry, Mapping) and isinstance(entry.get("enforcementLevel"), EnforcementLevel):
+            entry = {**entry, "enforcementLevel": entry["enforcementLevel"].value}
+        out[key] = entry
     return out
 
 
-def _reconcile(pack: LoadedPack, given: Mapping[str, Any] | None) -> dict[str, tuple[EnforcementLevel, dict[str, Any]]]:
-    """The engine's ReconcilePolicyPackConfig: defaults, initial config, then given config."""
-    result: dict[str, tuple[EnforcementLevel, dict[str, Any]]] = {}
-    pack_level = pack.enforcement_level or EnforcementLevel.ADVISORY
-    for policy in pack.policies:
-        level: EnforcementLevel = policy.enforcement_level if policy.enforcement_level is not None else pack_level
-        props: dict[str, Any] = {}
-        schema = policy.config_schema
-        if schema is not None:
-            props = {k: v["default"] for k, v in schema.properties.items() if "default" in v}
-        result[policy.name] = (level, props)
-    for layer in (_normalize(pack.initial_config), _normalize(given)):
-        all_level = layer["all"][0] if "all" in layer else None
-        if all_level is not None:
-            result = {name: (all_level, props) for name, (_, props) in result.items()}
-        for name, (given_level, given_props) in layer.items():
-            if name in result:
-                old_level, old_props = result[name]
-                new_level = given_level if given_level is not None else old_level
-                result[name] = (new_level, {**old_props, **given_props})
-    return result
+def _given_config(policy_config: Mapping[str, Any] | str | os.PathLike[str] | None) -> dict[str, PolicyConfig] | None:
+    if policy_config is None:
+        return None
+    if isinstance(policy_config, Mapping):
+        return parse_policy_config(_as_config(policy_config))
+    return load_policy_config(policy_config)
 
 
-def _load_config_file(policy_config: Mapping[str, Any] | str | os.PathLike[str] | None) -> Mapping[str, Any] | None:
-    if policy_config is None or isinstance(policy_config, Mapping):
-        return policy_config
-    try:
-        with open(policy_config, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (OSError, ValueError) as exc:
-        raise PolicyPackError(f"policy config {policy_config}: {exc}") from None
-    if not isinstance(data, dict):
-        raise PolicyPackError(f"policy config {policy_config}: not a JSON object")
-    return data
+def reconcile_config(
+    pack: LoadedPack, policy_config: Mapping[str, Any] | str | os.PathLike[str] | None
+) -> dict[str, PolicyConfig]:
+    """The policy config the engine would send `Configure`, validated as the CLI validates it
+    (plus unknown policy names). Raises PolicyConfigError naming the policy and key."""
+    source = "" if policy_config is None or isinstance(policy_config, Mapping) else os.fspath(policy_config)
+    initial = parse_policy_config(_as_config(pack.initial_config) or {}, "initial_config")
+    return reconcile(policy_infos(pack), initial, _given_config(policy_config), strict=True, source=source)
 
 
 # ------------------------------------------------------------------ resources
 
 
-def _options(resource: Any) -> PolicyResourceOptions:
-    opts = resource.options or {}
+def _options(resource: EngineResource) -> PolicyResourceOptions:
+    opts = resource.options
     timeouts = opts.get("customTimeouts") or {}
 
     def seconds(value: Any) -> float:
@@ -299,48 +295,19 @@ def _options(resource: Any) -> PolicyResourceOptions:
         ignore_changes=list(opts.get("ignoreChanges") or []),
         delete_before_replace=opts.get("deleteBeforeReplace") if opts.get("deleteBeforeReplace") else None,
         aliases=[a for a in (opts.get("aliases") or []) if isinstance(a, str)],
-        custom_timeouts=PolicyCustomTimeouts(seconds(timeouts.get("create")), seconds(timeouts.get("update")),
-                                             seconds(timeouts.get("delete"))),
+        custom_timeouts=PolicyCustomTimeouts(
+            seconds(timeouts.get("create")), seconds(timeouts.get("update")), seconds(timeouts.get("delete"))
+        ),
         additional_secret_outputs=list(opts.get("additionalSecretOutputs") or []),
-        parent=resource.parent,
+        parent=resource.parent or None,
     )
 
 
-def _providers(plan: Any) -> tuple[dict[str, Any], dict[str, PolicyProviderResource]]:
-    """Explicit provider resources by URN, and a default provider per package."""
-    explicit: dict[str, Any] = {}
-    for resource in plan.resources:
-        if resource.type.startswith("pulumi:providers:"):
-            explicit[resource.urn] = resource
-    defaults: dict[str, PolicyProviderResource] = {}
-    packages = {r.type.split(":", 1)[0] for r in plan.resources if r.custom and not r.type.startswith("pulumi:")}
-    for package in sorted(packages):
-        props: dict[str, Any] = {}
-        for key, value in (plan.config or {}).items():
-            ns, _, bare = key.partition(":")
-            if ns == package and bare:
-                props[bare] = _wire(value)
-        urn = f"urn:pulumi:{plan.stack}::{plan.project}::pulumi:providers:{package}::default"
-        defaults[package] = PolicyProviderResource(f"pulumi:providers:{package}", unknown_checking_proxy(props), urn, "default")
-    return explicit, defaults
-
-
-def _provider_of(resource: Any, explicit: dict[str, Any], defaults: dict[str, PolicyProviderResource]) -> PolicyProviderResource | None:
-    if not resource.custom or resource.type.startswith("pulumi:providers:"):
+def _provider(resource: EngineResource) -> PolicyProviderResource | None:
+    p = resource.provider
+    if p is None:
         return None
-    ref = (resource.options or {}).get("provider")
-    if ref:
-        urn = ref.rsplit("::", 1)[0] if ref.count("::") > 3 else ref
-        prov = explicit.get(urn)
-        if prov is not None:
-            return PolicyProviderResource(prov.type, unknown_checking_proxy(_wire(prov.inputs)), prov.urn, prov.name)
-    return defaults.get(resource.type.split(":", 1)[0])
-
-
-def _state(resource: Any) -> dict[str, Any]:
-    if resource.custom and resource.outputs:
-        return {**(resource.inputs or {}), **resource.outputs}
-    return dict(resource.inputs or {})
+    return PolicyProviderResource(p.type, unknown_checking_proxy(as_pack_sees(p.inputs)), p.urn, p.name)
 
 
 def _run(result: Any) -> None:
@@ -357,6 +324,11 @@ def _severity(policy: Policy) -> str:
     return sev.value if sev is not None else "unspecified"
 
 
+# pulumi_policy's Python servicer always reports this version (the CLI shows PulumiPolicy.yaml's
+# beside it, but the "can't run policy" text is built inside the pack).
+_PYTHON_PACK_VERSION = "0.0.1"
+
+
 def run_policies(
     plan: Any,
     policy_pack_dir: str | None = None,
@@ -365,15 +337,23 @@ def run_policies(
 ) -> list[Violation]:
     """Judge `plan` with the pack; violations in CrossGuard's order (resource, then stack)."""
     pack = load_pack(policy_pack_dir)
-    given = _load_config_file(policy_config)
     violations: list[Violation] = []
-    by_urn = {r.urn: r for r in plan.resources}
+    resources = engine_resources(plan)
+    by_urn = {r.urn: r for r in resources}
 
     with _LOCK, _pack_process_env(plan, environment):
-        reconciled = _reconcile(pack, given)
-        active = [(p, *reconciled[p.name]) for p in pack.policies
-                  if reconciled[p.name][0] != EnforcementLevel.DISABLED]
-        explicit, defaults = _providers(plan)
+        try:
+            reconciled = reconcile_config(pack, policy_config)
+        except PolicyConfigError as exc:
+            raise PolicyPackError(f"policy config: {exc}") from None
+        active = []
+        for p in pack.policies:
+            entry = reconciled[p.name]
+            if entry.enforcement == "disabled":
+                continue
+            # Sent through Configure as a Struct: the pack sees numbers as floats.
+            cfg = as_pack_sees(entry.properties) if entry.properties else None
+            active.append((p, EnforcementLevel(entry.enforcement), cfg))
 
         def reporter(policy: Policy, level: EnforcementLevel, fixed_urn: str | None) -> Any:
             enforcement = "mandatory" if level in (EnforcementLevel.MANDATORY, EnforcementLevel.REMEDIATE) else "advisory"
@@ -381,64 +361,92 @@ def run_policies(
             def report(message: str, urn: str | None = None) -> None:
                 if message and not isinstance(message, str):
                     raise TypeError("Expected message to be a string")
-                target = fixed_urn if fixed_urn is not None else (urn or "")
+                # The engine pins a resource policy's violation to the analyzed resource, and a
+                # stack policy's to the URN it names if that is in the stack (else the stack).
+                target = fixed_urn if fixed_urn is not None else (urn if urn in by_urn else "")
                 res = by_urn.get(target)
-                violations.append(Violation(
-                    policy=policy.name, enforcement=enforcement, severity=_severity(policy), urn=target,
-                    message=message or policy.description,
-                    resource_type=res.type if res else "", resource_name=res.name if res else "",
-                    description=policy.description, remediation=getattr(policy, "remediation_steps", None) or "",
-                ))
+                violations.append(
+                    Violation(
+                        policy=policy.name,
+                        enforcement=enforcement,
+                        severity=_severity(policy),
+                        urn=target,
+                        message=message or policy.description,
+                        resource_type=res.type if res else "",
+                        resource_name=res.name if res else "",
+                        description=policy.description,
+                        remediation=getattr(policy, "remediation_steps", None) or "",
+                    )
+                )
+
             return report
 
         def call(policy: Policy, args: Any, report: Any, urn: str) -> None:
             try:
                 _run(policy.validate(args, report))  # type: ignore[attr-defined]
             except UnknownValueError as exc:
-                violations.append(Violation(
-                    policy=policy.name, enforcement="advisory", severity=_severity(policy), urn="",
-                    message=f"can't run policy '{policy.name}' during preview: {exc.message}",
-                    description=policy.description,
-                ))
+                res = by_urn.get(urn)
+                violations.append(
+                    Violation(
+                        policy=policy.name,
+                        enforcement="advisory",
+                        severity="unspecified",
+                        urn=urn,
+                        message=(
+                            f"can't run policy '{policy.name}' from policy pack "
+                            f"'{pack.name}@v{_PYTHON_PACK_VERSION}' during preview: {exc.message}"
+                        ),
+                        resource_type=res.type if res else "",
+                        resource_name=res.name if res else "",
+                        description=policy.description,
+                    )
+                )
             except policy_module._NotApplicableError:
                 pass
             except Exception as exc:
-                raise PolicyPackError(f"policy {policy.name!r} failed on {urn or 'the stack'}: "
-                                      f"{type(exc).__name__}: {exc}") from exc
+                raise PolicyPackError(
+                    f"policy {policy.name!r} failed on {urn or 'the stack'}: {type(exc).__name__}: {exc}"
+                ) from exc
 
         resource_policies = [a for a in active if isinstance(a[0], ResourceValidationPolicy)]
         stack_policies = [a for a in active if isinstance(a[0], StackValidationPolicy)]
 
-        # Analyze: every resource (inputs), every resource policy.
-        for resource in plan.resources:
-            if resource.type == "pulumi:pulumi:Stack":
-                continue
-            props = unknown_checking_proxy(_wire(resource.inputs or {}))
+        # Analyze: every resource the engine registers (inputs), every resource policy.
+        for resource in resources:
+            props = unknown_checking_proxy(as_pack_sees(resource.inputs))
             opts = _options(resource)
-            provider = _provider_of(resource, explicit, defaults)
+            provider = _provider(resource)
             for policy, level, cfg in resource_policies:
-                args = ResourceValidationArgs(resource.type, props, resource.urn, resource.name, opts, provider,
-                                              dict(cfg) or None)
+                args = ResourceValidationArgs(resource.type, props, resource.urn, resource.name, opts, provider, cfg)
                 call(policy, args, reporter(policy, level, resource.urn), resource.urn)
 
         # AnalyzeStack: every resource's state as PolicyResource, links resolved.
         if stack_policies:
             policy_resources: dict[str, PolicyResource] = {}
-            for resource in plan.resources:
+            for resource in resources:
                 policy_resources[resource.urn] = PolicyResource(
-                    resource.type, unknown_checking_proxy(_wire(_state(resource))), resource.urn, resource.name,
-                    _options(resource), _provider_of(resource, explicit, defaults), None, [], {})
-            for resource in plan.resources:
+                    resource.type,
+                    unknown_checking_proxy(as_pack_sees(resource.state)),
+                    resource.urn,
+                    resource.name,
+                    _options(resource),
+                    _provider(resource),
+                    None,
+                    [],
+                    {},
+                )
+            for resource in resources:
                 pr = policy_resources[resource.urn]
                 if resource.parent and resource.parent in policy_resources:
                     pr.parent = policy_resources[resource.parent]
-                pr.dependencies = [policy_resources[d] for d in resource.dependencies or [] if d in policy_resources]
+                pr.dependencies = [policy_resources[d] for d in resource.dependencies if d in policy_resources]
                 pr.property_dependencies = {
                     key: [policy_resources[d] for d in urns if d in policy_resources]
-                    for key, urns in (resource.property_dependencies or {}).items()
+                    for key, urns in resource.property_dependencies.items()
+                    if urns
                 }
-            resources = list(policy_resources.values())
+            stack_resources = list(policy_resources.values())
             for policy, level, cfg in stack_policies:
-                stack_args = StackValidationArgs(resources, dict(cfg) or None)
+                stack_args = StackValidationArgs(stack_resources, cfg)
                 call(policy, stack_args, reporter(policy, level, None), "")
     return violations

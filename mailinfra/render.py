@@ -6,7 +6,9 @@ critical path (mailinfra/graph.py) and the resource count. Both show an unknown 
 "[unknown]" and a secret as "[secret]"; a secret's value is never written.
 Violations come from the policy runner: pass them in (or leave them on
 `plan.violations`); each is a mapping or an object with policy, enforcement,
-severity, urn and message.
+severity, urn and message. Every string goes through the plan's `Redactor`: the text
+of a secure config value never appears, even where a program or a policy message
+copied it into a plain string.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from typing import IO, TYPE_CHECKING, Any
 
 from .graph import critical_path, format_path
-from .values import SECRET_TEXT, UNKNOWN, UNKNOWN_TEXT, Secret, to_jsonable
+from .values import SECRET_TEXT, UNKNOWN, UNKNOWN_TEXT, Redactor, Secret, redactor_for, to_jsonable
 
 if TYPE_CHECKING:
     from .engine import Plan, PlannedResource
@@ -31,8 +33,12 @@ KEY_INPUTS: dict[str, tuple[str, ...]] = {
     "cloudflare:index/zone:Zone": ("name",),
     "cloudflare:index/zoneSetting:ZoneSetting": ("settingId", "value"),
     "aws:kms/key:Key": (
-        "description", "keyUsage", "customerMasterKeySpec", "enableKeyRotation",
-        "rotationPeriodInDays", "deletionWindowInDays",
+        "description",
+        "keyUsage",
+        "customerMasterKeySpec",
+        "enableKeyRotation",
+        "rotationPeriodInDays",
+        "deletionWindowInDays",
     ),
     "aws:kms/alias:Alias": ("name", "targetKeyId"),
     "aws:secretsmanager/secret:Secret": ("name", "kmsKeyId", "recoveryWindowInDays"),
@@ -40,14 +46,26 @@ KEY_INPUTS: dict[str, tuple[str, ...]] = {
     "aws:sesv2/emailIdentity:EmailIdentity": ("emailIdentity", "configurationSetName", "dkimSigningAttributes"),
     "aws:sesv2/configurationSet:ConfigurationSet": ("configurationSetName", "deliveryOptions", "suppressionOptions"),
     "aws:sesv2/emailIdentityMailFromAttributes:EmailIdentityMailFromAttributes": (
-        "emailIdentity", "mailFromDomain", "behaviorOnMxFailure",
+        "emailIdentity",
+        "mailFromDomain",
+        "behaviorOnMxFailure",
     ),
     "aws:ec2/securityGroup:SecurityGroup": ("name", "vpcId", "ingress", "egress"),
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": (
-        "ipProtocol", "fromPort", "toPort", "cidrIpv4", "cidrIpv6", "referencedSecurityGroupId",
+        "ipProtocol",
+        "fromPort",
+        "toPort",
+        "cidrIpv4",
+        "cidrIpv6",
+        "referencedSecurityGroupId",
     ),
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": (
-        "ipProtocol", "fromPort", "toPort", "cidrIpv4", "cidrIpv6", "referencedSecurityGroupId",
+        "ipProtocol",
+        "fromPort",
+        "toPort",
+        "cidrIpv4",
+        "cidrIpv6",
+        "referencedSecurityGroupId",
     ),
     "aws:ec2/vpcEndpoint:VpcEndpoint": ("serviceName", "vpcEndpointType", "privateDnsEnabled", "securityGroupIds"),
     "aws:iam/policy:Policy": ("name", "policy"),
@@ -62,18 +80,21 @@ DEFAULT_KEY_INPUTS = ("name",)
 # --- JSON ------------------------------------------------------------------------------
 
 
-def violation_to_dict(violation: Any) -> dict[str, Any]:
+def violation_to_dict(violation: Any, redactor: Redactor | None = None) -> dict[str, Any]:
     """A violation (mapping, dataclass or object) as the five contract keys."""
     if isinstance(violation, Mapping):
         get = violation.get
     else:
+
         def get(key: str, default: Any = None) -> Any:
             return getattr(violation, key, default)
-    return {k: to_jsonable(get(k, None)) for k in VIOLATION_KEYS}
+
+    out = {k: to_jsonable(get(k, None)) for k in VIOLATION_KEYS}
+    return redactor.jsonable(out) if redactor else out
 
 
-def resource_to_dict(res: PlannedResource) -> dict[str, Any]:
-    return {
+def resource_to_dict(res: PlannedResource, redactor: Redactor | None = None) -> dict[str, Any]:
+    out = {
         "urn": res.urn,
         "type": res.type,
         "name": res.name,
@@ -82,17 +103,19 @@ def resource_to_dict(res: PlannedResource) -> dict[str, Any]:
         "dependencies": list(res.dependencies),
         "options": to_jsonable(res.options),
     }
+    return redactor.jsonable(out) if redactor else out
 
 
 def plan_to_dict(plan: Plan, violations: list[Any] | None = None) -> dict[str, Any]:
     """The JSON plan as a dict (same content as `plan_to_json`), for in-process readers."""
     found = plan.violations if violations is None else violations
+    redactor = redactor_for(plan)
     return {
         "stack": plan.stack,
         "project": plan.project,
-        "resources": [resource_to_dict(r) for r in plan.resources],
-        "violations": [violation_to_dict(v) for v in found],
-        "outputs": to_jsonable(plan.outputs),
+        "resources": [resource_to_dict(r, redactor) for r in plan.resources],
+        "violations": [violation_to_dict(v, redactor) for v in found],
+        "outputs": redactor.jsonable(to_jsonable(plan.outputs)),
     }
 
 
@@ -112,32 +135,34 @@ def _write_list(stream: IO[str], items: Iterable[dict[str, Any]]) -> None:
 def plan_to_json(plan: Plan, stream: IO[str], violations: list[Any] | None = None) -> None:
     """Write the JSON plan to `stream`, one resource at a time."""
     found = plan.violations if violations is None else violations
+    redactor = redactor_for(plan)
     stream.write("{\n")
     stream.write(f'  "stack": {json.dumps(plan.stack)},\n')
     stream.write(f'  "project": {json.dumps(plan.project)},\n')
     stream.write('  "resources": [')
-    _write_list(stream, (resource_to_dict(r) for r in plan.resources))
+    _write_list(stream, (resource_to_dict(r, redactor) for r in plan.resources))
     stream.write(',\n  "violations": [')
-    _write_list(stream, (violation_to_dict(v) for v in found))
+    _write_list(stream, (violation_to_dict(v, redactor) for v in found))
     stream.write(',\n  "outputs": ')
-    stream.write(_indented(to_jsonable(plan.outputs), 1))
+    stream.write(_indented(redactor.jsonable(to_jsonable(plan.outputs)), 1))
     stream.write("\n}\n")
 
 
 # --- text ------------------------------------------------------------------------------
 
 
-def format_value(value: Any) -> str:
+def format_value(value: Any, redactor: Redactor | None = None) -> str:
     """Compact, JSON-like; unknowns and secrets as bare [unknown] / [secret]."""
     if value is UNKNOWN:
         return UNKNOWN_TEXT
     if isinstance(value, Secret):
         return SECRET_TEXT
     if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{k}: {format_value(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{k}: {format_value(v, redactor)}" for k, v in value.items()) + "}"
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(format_value(v) for v in value) + "]"
-    return json.dumps(to_jsonable(value), ensure_ascii=False)
+        return "[" + ", ".join(format_value(v, redactor) for v in value) + "]"
+    plain = to_jsonable(value)
+    return json.dumps(redactor.jsonable(plain) if redactor else plain, ensure_ascii=False)
 
 
 def _flags(res: PlannedResource) -> str:
@@ -152,6 +177,7 @@ def _flags(res: PlannedResource) -> str:
 
 def plan_to_text(plan: Plan, violations: list[Any] | None = None) -> str:
     found = plan.violations if violations is None else violations
+    redactor = redactor_for(plan)
     children: dict[str | None, list[PlannedResource]] = {}
     known = {r.urn for r in plan.resources}
     for r in plan.resources:
@@ -168,19 +194,19 @@ def plan_to_text(plan: Plan, violations: list[Any] | None = None) -> str:
             lines.append(f"{pad}+ {r.type} {r.name}{_flags(r)}")
             for key in KEY_INPUTS.get(r.type, DEFAULT_KEY_INPUTS):
                 if key in r.inputs:
-                    lines.append(f"{pad}      {key}: {format_value(r.inputs[key])}")
+                    lines.append(f"{pad}      {key}: {format_value(r.inputs[key], redactor)}")
             walk(r.urn, depth + 1)
 
     walk(None, 1)
 
     if plan.outputs:
         lines += ["", "Outputs:"]
-        lines += [f"    {k}: {format_value(v)}" for k, v in sorted(plan.outputs.items())]
+        lines += [f"    {k}: {format_value(v, redactor)}" for k, v in sorted(plan.outputs.items())]
 
     if found:
         lines += ["", "Policy violations:"]
         for v in found:
-            d = violation_to_dict(v)
+            d = violation_to_dict(v, redactor)
             lines.append(f"    [{d['enforcement']}] {d['policy']} ({d['severity']})")
             if d["urn"]:
                 lines.append(f"        {d['urn']}")
@@ -188,4 +214,5 @@ def plan_to_text(plan: Plan, violations: list[Any] | None = None) -> str:
 
     n = len(plan.resources)
     lines += ["", format_path(critical_path(plan.resources)), f"{n} resource{'' if n == 1 else 's'} to create"]
-    return "\n".join(lines) + "\n"
+    # names and URNs too: a resource named after a secret must not show it
+    return redactor.text("\n".join(lines) + "\n")

@@ -5,7 +5,8 @@ defaultConfiguration.level = error for mandatory / warning for advisory in the p
 environment), one result per violation with the resource URN as a logical location
 and a physical location in the program: the line of the stack file
 (`Pulumi.<stack>.yaml`) that configures the resource's domain, or the config section
-of the rule's concern, else the program's main file.
+of the rule's concern (the policy's ``config_section``, set where the rule is registered),
+else the program's main file.
 """
 
 from __future__ import annotations
@@ -23,17 +24,10 @@ from .policyrun import (
     _pack_process_env,
     load_pack,
 )
+from .values import redactor_for
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 INFORMATION_URI = "https://github.com/mailinfra/mailinfra"
-
-# Stack config section that configures the concern of a policy (by name prefix).
-SECTION_BY_PREFIX = (
-    ("kms-", "keys"), ("secrets-", "keys"), ("ses-", "relay"), ("iam-", "relay"),
-    ("network-", "network"), ("cloudflare-", "zones"), ("compliance-", "compliance"),
-    ("spf-", "domains"), ("dmarc-", "domains"), ("dkim-", "domains"), ("dns-", "domains"),
-    ("mta-sts-", "domains"), ("tls-rpt-", "domains"), ("bimi-", "domains"),
-)
 
 
 def _level(enforcement: str) -> str:
@@ -43,7 +37,8 @@ def _level(enforcement: str) -> str:
 class _Locator:
     """Finds a file and line in the program for a violation."""
 
-    def __init__(self, plan: Any, project_dir: str | None) -> None:
+    def __init__(self, plan: Any, project_dir: str | None, sections: dict[str, str] | None = None) -> None:
+        self.sections = sections or {}  # policy name -> its config section (the rule's config_section)
         self.root = os.path.abspath(project_dir or ".")
         self.stack_file: str | None = None
         self.main = "__main__.py"
@@ -84,11 +79,11 @@ class _Locator:
             for domain, number in self.domains:
                 if domain in haystack or domain.replace(".", "-") in haystack:
                     return self.uri(self.stack_file), number
-            for prefix, section in SECTION_BY_PREFIX:
-                if violation.policy.startswith(prefix):
-                    found = self._section_line(section)
-                    if found is not None:
-                        return self.uri(self.stack_file), found
+            section = self.sections.get(violation.policy)
+            if section:
+                found = self._section_line(section)
+                if found is not None:
+                    return self.uri(self.stack_file), found
             return self.uri(self.stack_file), 1
         return self.uri(self.main if os.path.isabs(self.main) else os.path.join(self.root, self.main)), 1
 
@@ -107,8 +102,10 @@ def _rules(pack: LoadedPack | None, plan: Any, violations: list[Violation]) -> l
                     "fullDescription": {"text": policy.description},
                     "help": {"text": getattr(policy, "remediation_steps", None) or policy.description},
                     "defaultConfiguration": {"level": _level(enforcement)},
-                    "properties": {"severity": policy.severity.value if policy.severity is not None else "unspecified",
-                                   "tags": ["security", "pulumi-policy"]},
+                    "properties": {
+                        "severity": policy.severity.value if policy.severity is not None else "unspecified",
+                        "tags": ["security", "pulumi-policy"],
+                    },
                 }
     for violation in violations:
         if violation.policy not in rules:
@@ -123,8 +120,9 @@ def _rules(pack: LoadedPack | None, plan: Any, violations: list[Violation]) -> l
     return list(rules.values())
 
 
-def plan_to_sarif(plan: Any, violations: Iterable[Violation], *, project_dir: str | None = None,
-                  policy_pack_dir: str | None = None) -> dict[str, Any]:
+def plan_to_sarif(
+    plan: Any, violations: Iterable[Violation], *, project_dir: str | None = None, policy_pack_dir: str | None = None
+) -> dict[str, Any]:
     found = list(violations)
     try:
         pack: LoadedPack | None = load_pack(policy_pack_dir)
@@ -132,7 +130,11 @@ def plan_to_sarif(plan: Any, violations: Iterable[Violation], *, project_dir: st
         pack = None
     rules = _rules(pack, plan, found)
     index = {rule["id"]: i for i, rule in enumerate(rules)}
-    locator = _Locator(plan, project_dir)
+    # A policy of this pack carries its config section (common.SECTION); another pack's may not.
+    sections = {
+        p.name: section for p in (pack.policies if pack else []) if isinstance(section := getattr(p, "config_section", None), str)
+    }
+    locator = _Locator(plan, project_dir, sections)
     results = []
     for v in found:
         uri, line = locator.locate(v)
@@ -141,31 +143,52 @@ def plan_to_sarif(plan: Any, violations: Iterable[Violation], *, project_dir: st
             logical.update(fullyQualifiedName=v.urn, name=v.resource_name or v.urn.rsplit("::", 1)[-1])
         else:
             logical.update(fullyQualifiedName=f"stack:{plan.stack}", name=plan.stack)
-        results.append({
-            "ruleId": v.policy,
-            "ruleIndex": index[v.policy],
-            "level": _level(v.enforcement),
-            "message": {"text": v.message},
-            "locations": [{
-                "physicalLocation": {"artifactLocation": {"uri": uri}, "region": {"startLine": line}},
-                "logicalLocations": [logical],
-            }],
-            "partialFingerprints": {"mailinfraViolation/v1": f"{v.policy}|{v.urn}|{v.message}"},
-            "properties": {"severity": v.severity, "enforcement": v.enforcement, "stack": plan.stack},
-        })
-    return {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {"name": pack.name if pack else "mailinfra-security", "version": "0.1.0",
-                                "informationUri": INFORMATION_URI, "rules": rules}},
-            "automationDetails": {"id": f"mailinfra-plan/{plan.stack}/"},
-            "results": results,
-        }],
-    }
+        results.append(
+            {
+                "ruleId": v.policy,
+                "ruleIndex": index[v.policy],
+                "level": _level(v.enforcement),
+                "message": {"text": v.message},
+                "locations": [
+                    {
+                        "physicalLocation": {"artifactLocation": {"uri": uri}, "region": {"startLine": line}},
+                        "logicalLocations": [logical],
+                    }
+                ],
+                "partialFingerprints": {"mailinfraViolation/v1": f"{v.policy}|{v.urn}|{v.message}"},
+                "properties": {"severity": v.severity, "enforcement": v.enforcement, "stack": plan.stack},
+            }
+        )
+    # Messages and fingerprints quote what a policy judged: never the text of a secret.
+    return redactor_for(plan).jsonable(
+        {
+            "$schema": SARIF_SCHEMA,
+            "version": "2.1.0",
+            "runs": [
+                {
+                    "tool": {
+                        "driver": {
+                            "name": pack.name if pack else "mailinfra-security",
+                            "version": "0.1.0",
+                            "informationUri": INFORMATION_URI,
+                            "rules": rules,
+                        }
+                    },
+                    "automationDetails": {"id": f"mailinfra-plan/{plan.stack}/"},
+                    "results": results,
+                }
+            ],
+        }
+    )
 
 
-def write_sarif(plan: Any, violations: Iterable[Violation], stream: IO[str], *, project_dir: str | None = None,
-                policy_pack_dir: str | None = None) -> None:
+def write_sarif(
+    plan: Any,
+    violations: Iterable[Violation],
+    stream: IO[str],
+    *,
+    project_dir: str | None = None,
+    policy_pack_dir: str | None = None,
+) -> None:
     json.dump(plan_to_sarif(plan, violations, project_dir=project_dir, policy_pack_dir=policy_pack_dir), stream, indent=2)
     stream.write("\n")

@@ -4,7 +4,9 @@ A plan holds plain Python values (str, int, float, bool, None, list, dict) plus 
 markers: `UNKNOWN`, a value a real preview cannot know yet (an ARN before create), and
 `Secret`, a wrapper whose content never reaches a string, a log line or a report.
 `to_jsonable` turns a value into JSON-ready data with both markers replaced by
-"[unknown]" and "[secret]".
+"[unknown]" and "[secret]". `Redactor` (from `redactor_for(plan)`) removes the text of
+the stack's secure values from every report string: the last line of defence when a
+program copied a secret into a plain string or a policy message quotes one.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ class _Unknown:
     """The single unknown value; compare with `is UNKNOWN`."""
 
     __slots__ = ()
+
     def __new__(cls) -> _Unknown:  # noqa: PYI034 - a singleton, not a subclassable type
         existing = globals().get("UNKNOWN")
         return existing if isinstance(existing, cls) else super().__new__(cls)
@@ -138,3 +141,76 @@ def contains_secret(value: Any) -> bool:
     if isinstance(value, (list, tuple)):
         return any(contains_secret(v) for v in value)
     return False
+
+
+# --- redaction: the text of a secret never reaches a report ---------------------------
+
+MIN_REDACTED_LENGTH: Final = 8  # shorter secrets cannot be told from ordinary words
+
+
+def secret_texts(value: Any) -> frozenset[str]:
+    """The plain text of every string inside a `Secret` in `value` (recursively)."""
+    found: set[str] = set()
+
+    def walk(item: Any, inside: bool) -> None:
+        if isinstance(item, Secret):
+            walk(item.reveal(), True)
+        elif isinstance(item, str):
+            if inside:
+                found.add(item)
+        elif isinstance(item, Mapping):
+            for v in item.values():
+                walk(v, inside)
+        elif isinstance(item, (list, tuple)):
+            for v in item:
+                walk(v, inside)
+
+    walk(value, False)
+    return frozenset(found)
+
+
+class Redactor:
+    """Replaces the text of known secrets with "[secret]" in report strings.
+
+    Secrets are `Secret` wrappers wherever the program kept them secret; a program that
+    copies a secret into a plain string (an f-string, a tag) loses the wrapper, and a
+    policy message may quote what it judged. Every report format passes its strings
+    through the plan's redactor, so neither reaches the output."""
+
+    __slots__ = ("texts",)
+
+    def __init__(self, texts: Any = ()) -> None:
+        # "[secret]" itself is exempt: it is the marker, and would be replaced by itself forever
+        unique = {t for t in texts if isinstance(t, str) and len(t) >= MIN_REDACTED_LENGTH and t != SECRET_TEXT}
+        self.texts: tuple[str, ...] = tuple(sorted(unique, key=lambda t: (-len(t), t)))
+
+    def __bool__(self) -> bool:
+        return bool(self.texts)
+
+    def text(self, text: str) -> str:
+        found = False
+        for secret in self.texts:
+            if secret in text:
+                text = text.replace(secret, SECRET_TEXT)
+                found = True
+        if found and any(secret in text for secret in self.texts):
+            return SECRET_TEXT  # the marker and its neighbours spell a secret again
+        return text
+
+    def jsonable(self, value: Any) -> Any:
+        """A copy of JSON-ready data (see `to_jsonable`) with every string redacted."""
+        if not self.texts:
+            return value
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, Mapping):
+            return {self.text(str(k)): self.jsonable(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self.jsonable(v) for v in value]
+        return value
+
+
+def redactor_for(plan: Any) -> Redactor:
+    """The redactor of a plan: the stack's secure config values (placeholders on the mock
+    engine, the decrypted values when a real engine supplies them)."""
+    return Redactor(secret_texts(getattr(plan, "config", None) or {}))

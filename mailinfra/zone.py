@@ -10,22 +10,11 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from policies.mailinfra_policy.standards import txt
+from policies.mailinfra_policy.providers import presentation
 
 from .dnsplan import DeclaredRecord, declared_records
 
 DEFAULT_TTL = 3600
-
-
-def _rdata(rec: DeclaredRecord, value: str) -> str:
-    if rec.type == "TXT":
-        return txt.to_rdata_text(value)
-    if rec.type in ("CNAME", "NS"):
-        return value.rstrip(".") + "."
-    if rec.type == "MX":
-        pref, _, host = value.partition(" ")
-        return f"{pref} {host.rstrip('.')}."
-    return value
 
 
 def _owner(name: str, zone: str) -> str:
@@ -50,7 +39,7 @@ def render_zone(zone: str, records: list[DeclaredRecord]) -> str:
         assert rec.name is not None and rec.values is not None
         ttl = rec.ttl or DEFAULT_TTL
         for value in rec.values:
-            lines.append(f"{_owner(rec.name, zone)} {ttl} IN {rec.type} {_rdata(rec, value)}")
+            lines.append(f"{_owner(rec.name, zone)} {ttl} IN {rec.type} {presentation(rec.type, value)}")
     return "\n".join(lines) + "\n"
 
 
