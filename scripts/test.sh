@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine (Python, pip and apt only).
 # Installs Knot DNS (real authoritative server for the verify tests), makes .venv,
-# installs the project with its test extras, and runs pytest.
+# installs the project with its test extras, checks format, lint and types, and runs pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +22,10 @@ PY="${PYTHON:-python3}"
 .venv/bin/python -m pip install -q -e '.[test]'
 
 export PATH="$PWD/.venv/bin:/usr/sbin:$PATH"
+# One formatter, one linter, one type checker: the same gate as the tests.
+.venv/bin/ruff format --check --quiet . || { echo "error: ruff format would change files (run: ruff format .)" >&2; exit 1; }
+.venv/bin/ruff check --quiet . || { echo "error: ruff check found problems" >&2; exit 1; }
+.venv/bin/mypy || { echo "error: mypy found problems" >&2; exit 1; }
 set +e
 .venv/bin/python -m pytest -n 2 -q -p no:cacheprovider "$@"
 rc=$?
