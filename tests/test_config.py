@@ -281,6 +281,17 @@ def test_txt_too_long_for_cloudflare_names_the_key() -> None:
         parse_config(raw, stack="prod", region=region)
 
 
+def test_txt_too_long_for_route53_names_the_key() -> None:
+    # Route53 takes at most 4,000 characters per value: refused at the key, not at deploy.
+    raw, region = stack_raw("dev")
+    raw["domains"][0]["spf"] = {"ip4": [f"198.51.{i // 256}.{i % 256}" for i in range(300)]}
+    with pytest.raises(
+        ConfigError,
+        match=r"^mailinfra\.domains\[0\]\(mail\.dev\.example\.com\)\.spf: TXT value is \d+ characters as Route53 receives it",
+    ):
+        parse_config(raw, stack="dev", region=region)
+
+
 def test_values_are_shown_as_written() -> None:
     raw, region = stack_raw("dev")
     raw["domains"][0]["marketing"] = "yes"

@@ -672,6 +672,15 @@ def test_txt_length_cloudflare_takes_what_cloudflare_serves() -> None:
     ]
 
 
+def test_txt_length_route53_value_over_4000_characters() -> None:
+    # a hand-written program: the pack flags what Route53's API would refuse at deploy
+    policy = BY_NAME["dns-txt-string-length"]
+    assert run_resource(policy, R53, r53("x.example.com", "a" * 3900)) == []
+    assert run_resource(policy, R53, r53("x.example.com", "a" * 4000)) == [
+        "records[0]: TXT value is 4032 characters as Route53 receives it, over its 4000-character limit per value"
+    ]
+
+
 def test_required_tags_config_and_provider_default_tags() -> None:
     policy = BY_NAME["compliance-required-tags"]
     assert run_resource(policy, CS, {"tags": {"owner": "x"}}, config={"requiredTags": ["owner"]}) == []

@@ -84,6 +84,17 @@ def test_check_route53_txt_flags_oversized_chunk():
     ]
 
 
+def test_check_route53_txt_flags_a_value_over_4000_characters():
+    # Route53's API: a ResourceRecord Value is at most 4,000 characters, quotes included
+    # (pulumi-aws adds the outer two); before, any length passed and failed at deploy.
+    fits = txt.route53_txt("a" * (3998 - 2 * 15))  # 16 chunks: 15 '""' joins and the outer quotes
+    assert len(fits) + 2 == 4000 and txt.check_route53_txt(fits) == []
+    (problem,) = txt.check_route53_txt(txt.route53_txt("a" * 3999))
+    assert problem.code == "txt-record-too-large"
+    assert str(problem) == "TXT value is 4031 characters as Route53 receives it, over its 4000-character limit per value"
+    assert [p.code for p in txt.check_route53_txt('"' + "b" * 4000 + '"')] == ["txt-string-too-long", "txt-record-too-large"]
+
+
 def test_control_characters_refused():
     with pytest.raises(TxtError) as err:
         txt.split_txt("a\nb")

@@ -347,7 +347,8 @@ POLICIES = [
     ),
     resource_policy(
         "dns-txt-string-length",
-        'TXT character-strings are at most 255 bytes: Route53 values are split as first""rest; '
+        'TXT character-strings are at most 255 bytes: Route53 values are split as first""rest, '
+        "at most 4,000 characters per value; "
         "Cloudflare content is quoted 255-byte strings or a raw value, at most 4,096 bytes per record in wire format.",
         section="domains",
         types=RECORD_TYPES,

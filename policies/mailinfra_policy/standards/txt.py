@@ -16,7 +16,7 @@ API:
     parse_cloudflare_txt(content: str) -> list[str]
     to_rdata_text(value: str) -> str            # '"a" "b"', what dns.rdata.from_text(IN, TXT, ..) reads
     chunk_sizes(strings: Iterable[str]) -> list[int]     # UTF-8 byte length per string
-    check_route53_txt(s: str) -> list[Problem]  # [] when fine, e.g. a >255-byte chunk; codes: CODES
+    check_route53_txt(s: str) -> list[Problem]  # [] when fine; a >255-byte chunk, a >4000-char value; codes: CODES
 
 Inside quoted forms ``"`` and ``\\`` are escaped with a backslash. Control characters
 are refused everywhere: no record we publish needs them.
@@ -33,6 +33,7 @@ __all__ = [
     "CLOUDFLARE_MAX_RECORD_WIRE_BYTES",
     "CODES",
     "MAX_STRING_BYTES",
+    "ROUTE53_MAX_VALUE_CHARS",
     "check_cloudflare_txt",
     "check_route53_txt",
     "chunk_sizes",
@@ -56,6 +57,8 @@ CODES = ("txt-syntax", "txt-string-too-long", "txt-record-too-large")
 # limit was removed from that page in March 2026 (cloudflare/cloudflare-docs#29286).
 CLOUDFLARE_MAX_RECORD_WIRE_BYTES = 4096
 CLOUDFLARE_MAX_COMBINED_CONTENT = 8192
+# Route53's API (ResourceRecord.Value): "not to exceed 4,000 characters", quotes included.
+ROUTE53_MAX_VALUE_CHARS = 4000
 
 
 def _check_chars(value: str) -> None:
@@ -214,6 +217,12 @@ def check_route53_txt(s: str) -> list[Problem]:
                 f'TXT string {index} is {size} bytes, over the {MAX_STRING_BYTES}-byte limit; split it with "" (route53_txt)'
             )
             problems.append(Problem("txt-string-too-long", message, str(index)))
+    sent = len(s) if s.startswith('"') else len(s) + 2  # pulumi-aws adds the outer quotes
+    if sent > ROUTE53_MAX_VALUE_CHARS:
+        message = (
+            f"TXT value is {sent} characters as Route53 receives it, over its {ROUTE53_MAX_VALUE_CHARS}-character limit per value"
+        )
+        problems.append(Problem("txt-record-too-large", message))
     return problems
 
 
