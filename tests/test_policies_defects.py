@@ -247,9 +247,8 @@ def test_sarif_points_a_domainless_violation_at_its_rules_section(tmp_path: Path
         policy="kms-key-protected",
         enforcement="mandatory",
         severity="high",
-        urn="urn:pulumi:prod::policyfixture::aws:kms/key:Key::data-key",
+        urn="",  # stack-wide: a resource of this hand-written program points at its program line
         message="not protected",
-        resource_name="data-key",
     )
     sarif = plan_to_sarif(plan, [found], project_dir=str(project))
     region = sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]

@@ -49,7 +49,7 @@ def test_sarif_validates_and_maps_rules_and_levels() -> None:
         assert result["locations"][0]["logicalLocations"][0]["fullyQualifiedName"].startswith(("urn:pulumi:", "stack:"))
 
 
-def test_sarif_points_at_the_stack_file_line(tmp_path: Path) -> None:
+def test_sarif_points_a_hand_written_resource_at_its_program_line() -> None:
     plan = run_plan(str(FIXTURE), "prod")
     violation = Violation(
         policy="spf-hard-fail",
@@ -62,9 +62,10 @@ def test_sarif_points_at_the_stack_file_line(tmp_path: Path) -> None:
     sarif = plan_to_sarif(plan, [violation], project_dir=str(FIXTURE))
     jsonschema.validate(sarif, SCHEMA)
     location = sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]
-    assert location["artifactLocation"]["uri"].endswith("stacks/Pulumi.prod.yaml")
-    lines = (FIXTURE / "stacks" / "Pulumi.prod.yaml").read_text().splitlines()
-    assert "mail.example.com" in lines[location["region"]["startLine"] - 1]
+    # The sender program registers its records itself: the SDK's sourcePosition, not the stack file.
+    assert location["artifactLocation"]["uri"].endswith("policy_programs/sender/__main__.py")
+    lines = (FIXTURE / "__main__.py").read_text().splitlines()
+    assert lines[location["region"]["startLine"] - 1].strip().startswith("aws.route53.Record(name,")
 
 
 def test_sarif_of_a_clean_plan_is_valid() -> None:
