@@ -157,21 +157,28 @@ def plan(
     _check_output(output)
     if policy_pack_config is not None and not no_policies:
         _check_policy_config(policy_pack, policy_pack_config)
-    the_plan = make_plan(project, stack, debug=debug)
-    if not no_policies:
-        from .policyrun import PolicyPackError, run_policies
+    from .progress import plan_progress
 
-        try:
-            the_plan.violations = run_policies(
-                the_plan, policy_pack_dir=policy_pack, environment=environment, policy_config=policy_pack_config
-            )
-        except PolicyPackError as exc:
-            raise InputError(_one_line(exc)) from None
+    with plan_progress() as progress:  # None (nothing shown) unless stderr is a terminal
+        the_plan = make_plan(project, stack, debug=debug, on_register=progress.registered if progress else None)
+        if not no_policies:
+            from .policyrun import PolicyPackError, run_policies
+
+            try:
+                the_plan.violations = run_policies(
+                    the_plan,
+                    policy_pack_dir=policy_pack,
+                    environment=environment,
+                    policy_config=policy_pack_config,
+                    on_judged=progress.judged if progress else None,
+                )
+            except PolicyPackError as exc:
+                raise InputError(_one_line(exc)) from None
     with _output(output) as out:
         if fmt == "json":
             render.plan_to_json(the_plan, out)
         elif fmt == "text":
-            out.write(render.plan_to_text(the_plan, the_plan.violations))
+            out.write(render.plan_to_text(the_plan, the_plan.violations, judged=not no_policies))
         elif fmt == "sarif":
             from .sarif import write_sarif
 

@@ -3,7 +3,8 @@ shared by ``mailinfra zone`` and ``mailinfra verify``.
 
 Works on the JSON form of a plan (``{"resources": [...], "outputs": {...}}``) so a
 saved plan (``--plan FILE``) and a fresh one read the same way. Unknown values are the
-string ``"[unknown]"`` there; a record with one is kept with ``values=None``.
+string ``"[unknown]"`` there (a plan file's typed markers are read as those strings);
+a record with one is kept with ``values=None``.
 """
 
 from __future__ import annotations
@@ -67,6 +68,10 @@ def _zone_of(name: str | None, zone_id: Any, index: Mapping[str, str], deps: Ite
 
 def declared_records(plan: Mapping[str, Any]) -> list[DeclaredRecord]:
     """Every DNS record resource of a JSON-form plan, read by its provider's adapter."""
+    if "formatVersion" in plan:  # a plan file's typed markers (mailinfra/planformat.py)
+        from .planformat import placeholder_view
+
+        plan = placeholder_view(plan)
     index = _zone_index(plan)
     out: list[DeclaredRecord] = []
     for r in plan.get("resources", []):

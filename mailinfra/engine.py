@@ -22,7 +22,9 @@ import runpy
 import sys
 import threading
 import traceback
-from collections.abc import Awaitable
+import urllib.parse
+import urllib.request
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,6 +67,9 @@ class PlannedResource:
     dependencies: list[str]  # URNs
     property_dependencies: dict[str, list[str]]
     options: dict  # protect, ignoreChanges, deleteBeforeReplace, retainOnDelete, provider, ...
+    # Where the program registered it (RegisterResourceRequest.sourcePosition): a file
+    # path and 1-based line, None when the SDK sent none.
+    source: tuple[str, int] | None = None
 
 
 @dataclass
@@ -186,9 +191,10 @@ def _options(request: Any) -> dict[str, Any]:
 class PlanMonitor(pulumi_mocks.MockMonitor):
     """MockMonitor that records every registration, the stack outputs and invokes."""
 
-    def __init__(self, mocks: MockState, *, preview: bool) -> None:
+    def __init__(self, mocks: MockState, *, preview: bool, on_register: Callable[[int], None] | None = None) -> None:
         super().__init__(mocks)
         self.preview = preview
+        self.on_register = on_register  # progress: called with the count after each registration
         self.stack_urn: str | None = None
         self.records: list[PlannedResource] = []
         self.by_urn: dict[str, PlannedResource] = {}
@@ -251,11 +257,15 @@ class PlanMonitor(pulumi_mocks.MockMonitor):
             dependencies=sorted(set(request.dependencies)),
             property_dependencies={k: sorted(set(v.urns)) for k, v in sorted(request.propertyDependencies.items())},
             options=_options(request),
+            source=_source_position(request),
         )
         with self._lock:
             self.records.append(record)
             self.by_urn[urn] = record
             self.sort_keys[urn] = _source_key(request)
+            count = len(self.records)
+        if self.on_register is not None:
+            self.on_register(count)
         return resp
 
     def ordered(self) -> list[PlannedResource]:
@@ -300,6 +310,13 @@ def _close_thread_loop() -> None:
         asyncio.get_event_loop_policy().get_event_loop().close()
     except RuntimeError:
         pass
+
+
+def _source_position(request: Any) -> tuple[str, int] | None:
+    if not request.HasField("sourcePosition") or not request.sourcePosition.uri.startswith("file:"):
+        return None
+    position = request.sourcePosition
+    return urllib.request.url2pathname(urllib.parse.urlparse(position.uri).path), position.line
 
 
 def _source_key(request: Any) -> tuple[Any, ...]:
@@ -356,10 +373,16 @@ def _under(path: str | None, roots: tuple[str, ...]) -> bool:
     return any(p == r or p.startswith(r + os.sep) for r in roots)
 
 
-def _execute(project: Project, cfg: StackConfig, preview: bool, organization: str | None) -> Plan:
+def _execute(
+    project: Project,
+    cfg: StackConfig,
+    preview: bool,
+    organization: str | None,
+    on_register: Callable[[int], None] | None = None,
+) -> Plan:
     """Run the program; must be called inside a fresh contextvars context."""
     mocks = MockState(preview=preview, config=cfg.engine_config)
-    monitor = PlanMonitor(mocks, preview=preview)
+    monitor = PlanMonitor(mocks, preview=preview, on_register=on_register)
     features = set(monitor.GetDeploymentInfo(None).supportedFeatures)
     mock_settings = pulumi_mocks.MockSettings(
         monitor=monitor,
@@ -469,8 +492,17 @@ def _execute(project: Project, cfg: StackConfig, preview: bool, organization: st
     )
 
 
-def run_plan(project_dir: str, stack: str, *, preview: bool = True, organization: str | None = None) -> Plan:
+def run_plan(
+    project_dir: str,
+    stack: str,
+    *,
+    preview: bool = True,
+    organization: str | None = None,
+    on_register: Callable[[int], None] | None = None,
+) -> Plan:
     """Plan `stack` of the Pulumi Python project in `project_dir` on the mock engine.
+
+    `on_register(count)` (progress display) is called after each resource registration.
 
     Raises `ProjectError` for a missing/invalid Pulumi.yaml or stack file and
     `ProgramError` when the program raises.
@@ -478,4 +510,4 @@ def run_plan(project_dir: str, stack: str, *, preview: bool = True, organization
     project = load_project(project_dir)
     cfg = load_stack_config(project, stack)
     ctx = contextvars.copy_context()
-    return ctx.run(_execute, project, cfg, preview, organization)
+    return ctx.run(_execute, project, cfg, preview, organization, on_register)

@@ -11,7 +11,9 @@ object with a `resources` list; every resource is an object with string `urn` an
 resource has string `name`/`type`/`zoneId`, an integer `ttl`, values of the type its
 provider form holds (a list of strings for Route53, a string for Cloudflare) and an MX
 preference that is a number from 0 to 65535. "[unknown]" and "[secret]" stand for any
-value. `load_json(path, what)` is the JSON reader underneath: one-line errors, no
+value. A file of format 2 (`formatVersion`, docs/plan.schema.json) has its typed
+markers turned into those strings first (mailinfra.planformat.placeholder_view); an
+unversioned (format 1) file is read as is; another version is refused. `load_json(path, what)` is the JSON reader underneath: one-line errors, no
 NaN/Infinity, nesting at most MAX_JSON_DEPTH (deeper JSON would end in RecursionError).
 """
 
@@ -24,6 +26,7 @@ from typing import Any, NoReturn
 
 from policies.mailinfra_policy import providers
 
+from .planformat import FORMAT_VERSION, placeholder_view
 from .verify.errors import VerifyInputError
 
 __all__ = ["MAX_JSON_DEPTH", "PlanFileError", "check_plan", "load_json", "load_plan_file"]
@@ -119,6 +122,14 @@ def load_json(path: str, what: str) -> Any:
 def load_plan_file(path: str, what: str = "--plan") -> dict[str, Any]:
     """A JSON plan from `mailinfra plan --format json`, checked (see the module doc)."""
     data = load_json(path, what)
+    if isinstance(data, dict) and "formatVersion" in data:
+        version = data["formatVersion"]
+        if version != FORMAT_VERSION or isinstance(version, bool):
+            raise PlanFileError(
+                f"{what}: {path}: formatVersion: this mailinfra reads plan format {FORMAT_VERSION} (got {_short(version)})"
+            )
+        # typed markers -> the placeholder strings the readers (and check_plan) know
+        data = placeholder_view(data)
     check_plan(data, f"{what}: {path}")
     return data
 

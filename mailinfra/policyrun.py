@@ -43,7 +43,7 @@ import os
 import runpy
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -334,8 +334,12 @@ def run_policies(
     policy_pack_dir: str | None = None,
     environment: str | None = None,
     policy_config: Mapping[str, Any] | str | os.PathLike[str] | None = None,
+    on_judged: Callable[[int, int], None] | None = None,
 ) -> list[Violation]:
-    """Judge `plan` with the pack; violations in CrossGuard's order (resource, then stack)."""
+    """Judge `plan` with the pack; violations in CrossGuard's order (resource, then stack).
+
+    `on_judged(done, total)` (progress display) counts policy evaluations: each resource
+    policy on each resource, each stack policy once."""
     pack = load_pack(policy_pack_dir)
     violations: list[Violation] = []
     resources = engine_resources(plan)
@@ -411,14 +415,20 @@ def run_policies(
         resource_policies = [a for a in active if isinstance(a[0], ResourceValidationPolicy)]
         stack_policies = [a for a in active if isinstance(a[0], StackValidationPolicy)]
 
+        total = len(resources) * len(resource_policies) + len(stack_policies)
+        if on_judged is not None:
+            on_judged(0, total)
+
         # Analyze: every resource the engine registers (inputs), every resource policy.
-        for resource in resources:
+        for done, resource in enumerate(resources, 1):
             props = unknown_checking_proxy(as_pack_sees(resource.inputs))
             opts = _options(resource)
             provider = _provider(resource)
             for policy, level, cfg in resource_policies:
                 args = ResourceValidationArgs(resource.type, props, resource.urn, resource.name, opts, provider, cfg)
                 call(policy, args, reporter(policy, level, resource.urn), resource.urn)
+            if on_judged is not None:
+                on_judged(done * len(resource_policies), total)
 
         # AnalyzeStack: every resource's state as PolicyResource, links resolved.
         if stack_policies:
@@ -449,4 +459,6 @@ def run_policies(
             for policy, level, cfg in stack_policies:
                 stack_args = StackValidationArgs(stack_resources, cfg)
                 call(policy, stack_args, reporter(policy, level, None), "")
+            if on_judged is not None:
+                on_judged(total, total)
     return violations

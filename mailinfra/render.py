@@ -1,9 +1,10 @@
 """Text and JSON renderings of a Plan.
 
-`plan_to_json(plan, stream)` writes the JSON plan of docs/CONTRACTS.md resource by
-resource; `plan_to_text(plan)` returns a preview-like tree ending with the deploy
-critical path (mailinfra/graph.py) and the resource count. Both show an unknown as
-"[unknown]" and a secret as "[secret]"; a secret's value is never written.
+`plan_to_json(plan, stream)` writes the JSON plan file (docs/plan.schema.json, markers
+of mailinfra/planformat.py) resource by resource; `plan_to_text(plan)` returns a
+preview-like tree ending with the deploy critical path (mailinfra/graph.py), the
+resource count and a verdict line. Text shows an unknown as "[unknown]" and a secret
+as "[secret]"; a secret's value is never written.
 Violations come from the policy runner: pass them in (or leave them on
 `plan.violations`); each is a mapping or an object with policy, enforcement,
 severity, urn and message. Every string goes through the plan's `Redactor`: the text
@@ -18,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from typing import IO, TYPE_CHECKING, Any
 
 from .graph import critical_path, format_path
+from .planformat import FORMAT_VERSION, to_document
 from .values import SECRET_TEXT, UNKNOWN, UNKNOWN_TEXT, Redactor, Secret, redactor_for, to_jsonable
 
 if TYPE_CHECKING:
@@ -94,6 +96,7 @@ def violation_to_dict(violation: Any, redactor: Redactor | None = None) -> dict[
 
 
 def resource_to_dict(res: PlannedResource, redactor: Redactor | None = None) -> dict[str, Any]:
+    """A resource in the in-process placeholder view ("[unknown]" / "[secret]"; see `plan_to_dict`)."""
     out = {
         "urn": res.urn,
         "type": res.type,
@@ -107,7 +110,9 @@ def resource_to_dict(res: PlannedResource, redactor: Redactor | None = None) -> 
 
 
 def plan_to_dict(plan: Plan, violations: list[Any] | None = None) -> dict[str, Any]:
-    """The JSON plan as a dict (same content as `plan_to_json`), for in-process readers."""
+    """The placeholder view of a plan for in-process readers (zone export, verify): values
+    with "[unknown]" / "[secret]" strings. `load_plan_file` turns a JSON plan file into
+    the same view; the file itself (`plan_document`) carries typed markers."""
     found = plan.violations if violations is None else violations
     redactor = redactor_for(plan)
     return {
@@ -116,6 +121,47 @@ def plan_to_dict(plan: Plan, violations: list[Any] | None = None) -> dict[str, A
         "resources": [resource_to_dict(r, redactor) for r in plan.resources],
         "violations": [violation_to_dict(v, redactor) for v in found],
         "outputs": redactor.jsonable(to_jsonable(plan.outputs)),
+    }
+
+
+def resource_document(res: PlannedResource, redactor: Redactor) -> dict[str, Any]:
+    """A resource of the JSON plan file (docs/plan.schema.json): typed markers, everything
+    a policy reads (inputs, outputs, dependencies, property dependencies, options)."""
+    out = {
+        "urn": res.urn,
+        "type": res.type,
+        "name": res.name,
+        "parent": res.parent,
+        "custom": bool(res.custom),
+        "inputs": to_document(res.inputs),
+        "outputs": to_document(res.outputs),
+        "dependencies": list(res.dependencies),
+        "propertyDependencies": {k: list(v) for k, v in res.property_dependencies.items()},
+        "options": to_document(res.options),
+    }
+    return redactor.jsonable(out)
+
+
+def _head(plan: Plan, redactor: Redactor) -> dict[str, Any]:
+    return {
+        "formatVersion": FORMAT_VERSION,
+        "stack": plan.stack,
+        "project": plan.project,
+        "preview": bool(getattr(plan, "preview", True)),
+        # a secure value is a secret marker here: its text is never written
+        "config": redactor.jsonable(to_document(plan.config or {})),
+    }
+
+
+def plan_document(plan: Plan, violations: list[Any] | None = None) -> dict[str, Any]:
+    """The JSON plan file as a dict (same content as `plan_to_json`)."""
+    found = plan.violations if violations is None else violations
+    redactor = redactor_for(plan)
+    return {
+        **_head(plan, redactor),
+        "resources": [resource_document(r, redactor) for r in plan.resources],
+        "violations": [violation_to_dict(v, redactor) for v in found],
+        "outputs": redactor.jsonable(to_document(plan.outputs)),
     }
 
 
@@ -133,18 +179,18 @@ def _write_list(stream: IO[str], items: Iterable[dict[str, Any]]) -> None:
 
 
 def plan_to_json(plan: Plan, stream: IO[str], violations: list[Any] | None = None) -> None:
-    """Write the JSON plan to `stream`, one resource at a time."""
+    """Write the JSON plan file (docs/plan.schema.json) to `stream`, one resource at a time."""
     found = plan.violations if violations is None else violations
     redactor = redactor_for(plan)
     stream.write("{\n")
-    stream.write(f'  "stack": {json.dumps(plan.stack)},\n')
-    stream.write(f'  "project": {json.dumps(plan.project)},\n')
+    for key, value in _head(plan, redactor).items():
+        stream.write(f"  {json.dumps(key)}: {_indented(value, 1)},\n")
     stream.write('  "resources": [')
-    _write_list(stream, (resource_to_dict(r, redactor) for r in plan.resources))
+    _write_list(stream, (resource_document(r, redactor) for r in plan.resources))
     stream.write(',\n  "violations": [')
     _write_list(stream, (violation_to_dict(v, redactor) for v in found))
     stream.write(',\n  "outputs": ')
-    stream.write(_indented(redactor.jsonable(to_jsonable(plan.outputs)), 1))
+    stream.write(_indented(redactor.jsonable(to_document(plan.outputs)), 1))
     stream.write("\n}\n")
 
 
@@ -175,7 +221,18 @@ def _flags(res: PlannedResource) -> str:
     return f"  [{'; '.join(flags)}]" if flags else ""
 
 
-def plan_to_text(plan: Plan, violations: list[Any] | None = None) -> str:
+def verdict_line(violations: list[Any], judged: bool = True) -> str:
+    """The report's last line, as the Markdown summary's heading says it."""
+    if not judged:
+        return "Verdict: not judged (--no-policies)"
+    mandatory = sum(1 for v in violations if violation_to_dict(v)["enforcement"] == "mandatory")
+    advisory = len(violations) - mandatory
+    verdict = "blocked" if mandatory else ("passes with advisories" if advisory else "passes")
+    return f"Verdict: {verdict} ({mandatory} mandatory, {advisory} advisory violation{'' if advisory == 1 else 's'})"
+
+
+def plan_to_text(plan: Plan, violations: list[Any] | None = None, *, judged: bool = True) -> str:
+    """The text report; `judged=False` (--no-policies) says so in the verdict line."""
     found = plan.violations if violations is None else violations
     redactor = redactor_for(plan)
     children: dict[str | None, list[PlannedResource]] = {}
@@ -214,5 +271,6 @@ def plan_to_text(plan: Plan, violations: list[Any] | None = None) -> str:
 
     n = len(plan.resources)
     lines += ["", format_path(critical_path(plan.resources)), f"{n} resource{'' if n == 1 else 's'} to create"]
+    lines.append(verdict_line(found, judged))
     # names and URNs too: a resource named after a secret must not show it
     return redactor.text("\n".join(lines) + "\n")

@@ -96,4 +96,5 @@ def test_text_report_shows_the_critical_path_above_the_count() -> None:
     b = res("b", deps=(a.urn,))
     plan = Plan(project="proj", stack="dev", config={}, resources=[a, b], outputs={})
     lines = plan_to_text(plan, []).splitlines()
-    assert lines[-2:] == ["critical path: 2 resources: a (Bucket) -> b (Bucket)", "2 resources to create"]
+    assert lines[-3:-1] == ["critical path: 2 resources: a (Bucket) -> b (Bucket)", "2 resources to create"]
+    assert lines[-1].startswith("Verdict: passes")  # the verdict closes the report

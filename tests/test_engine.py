@@ -11,7 +11,8 @@ import pytest
 
 from mailinfra.engine import Plan, PlannedResource, ProgramError, run_plan
 from mailinfra.project import ProjectError, load_project, load_stack_config
-from mailinfra.render import plan_to_dict, plan_to_json, plan_to_text
+from mailinfra.planformat import SECRET_SIG, SIG_KEY, UNKNOWN_SENTINEL, placeholder_view
+from mailinfra.render import plan_document, plan_to_dict, plan_to_json, plan_to_text
 from mailinfra.values import UNKNOWN, Secret, to_jsonable
 
 PROGRAMS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "programs")
@@ -25,6 +26,9 @@ def one(plan: Plan, type_: str, name: str) -> PlannedResource:
     found = [r for r in plan.resources if r.type == type_ and r.name == name]
     assert len(found) == 1, [(r.type, r.name) for r in plan.resources]
     return found[0]
+
+
+SECRET_MARKER = {SIG_KEY: SECRET_SIG}
 
 
 def json_text(plan: Plan, violations: list | None = None) -> str:
@@ -160,7 +164,8 @@ def test_unknown_outputs_stay_unknown_in_preview(aws_dev):
     assert key.outputs["arn"] is UNKNOWN and key.outputs["id"] is UNKNOWN
     assert aws_dev.outputs["keyArns"] == [UNKNOWN]
     assert aws_dev.outputs["aliasNames"] == ["alias/mail-example-com"]  # inputs are known
-    assert '"targetKeyId": "[unknown]"' in json_text(aws_dev)
+    assert f'"targetKeyId": "{UNKNOWN_SENTINEL}"' in json_text(aws_dev)  # the engine's unknown marker
+    assert any(r["inputs"].get("targetKeyId") == "[unknown]" for r in plan_to_dict(aws_dev)["resources"])
 
 
 def test_outputs_resolve_when_not_preview():
@@ -215,8 +220,11 @@ def test_secrets_never_reach_json_or_text(generic_alpha, aws_dev):
                 assert leak not in text
     doc = json.loads(json_text(generic_alpha))
     second_doc = next(r for r in doc["resources"] if r["name"] == "second")
-    assert second_doc["inputs"]["password"] == "[secret]"
-    assert doc["outputs"]["password"] == "[secret]"
+    assert second_doc["inputs"]["password"] == SECRET_MARKER  # typed marker, no value
+    assert doc["outputs"]["password"] == SECRET_MARKER
+    assert doc["config"]["fixture-generic:dbPassword"] == SECRET_MARKER
+    view = plan_to_dict(generic_alpha)
+    assert next(r for r in view["resources"] if r["name"] == "second")["inputs"]["password"] == "[secret]"
 
 
 # --- programs that fail -----------------------------------------------------------------
@@ -298,13 +306,19 @@ def test_json_shape_matches_contract(aws_dev):
         "extra": 1,
     }
     doc = json.loads(json_text(aws_dev, [violation]))
-    assert list(doc) == ["stack", "project", "resources", "violations", "outputs"]
-    assert doc["stack"] == "dev" and doc["project"] == "fixture-aws"
+    assert list(doc) == ["formatVersion", "stack", "project", "preview", "config", "resources", "violations", "outputs"]
+    assert doc["formatVersion"] == 2 and doc["stack"] == "dev" and doc["project"] == "fixture-aws"
     assert doc["violations"] == [{k: violation[k] for k in ("policy", "enforcement", "severity", "urn", "message")}]
     for res in doc["resources"]:
-        assert list(res) == ["urn", "type", "name", "parent", "inputs", "dependencies", "options"]
+        assert list(res) == [
+            "urn", "type", "name", "parent", "custom", "inputs", "outputs", "dependencies", "propertyDependencies", "options"
+        ]  # fmt: skip
         assert "protect" in res["options"]
-    assert doc == plan_to_dict(aws_dev, [violation])
+    assert doc == plan_document(aws_dev, [violation])
+    # the in-process view (zone export, verify) is what load_plan_file makes of the file
+    assert placeholder_view({k: doc[k] for k in ("stack", "project", "violations", "outputs")}) == {
+        k: v for k, v in plan_to_dict(aws_dev, [violation]).items() if k != "resources"
+    }
     empty = json.loads(json_text(Plan("p", "s", {}, [], {})))
     assert empty["resources"] == [] and empty["violations"] == [] and empty["outputs"] == {}
 
@@ -322,4 +336,5 @@ def test_text_tree(aws_dev):
     assert "          secretString: [secret]" in lines
     assert "    apiToken: [secret]" in lines
     assert "[advisory] p-1 (low)" in text and "hello" in text
-    assert lines[-1] == "6 resources to create"
+    assert lines[-2] == "6 resources to create"
+    assert lines[-1] == "Verdict: passes with advisories (0 mandatory, 1 advisory violation)"
