@@ -90,7 +90,9 @@ def _policy_configs(workflow: str) -> set[str]:
     found |= {
         m.group(1) for s in steps for m in re.finditer(r"--policy-pack-config\s+((?:\$\{\{[^}]*\}\}|\S)+)", s.get("run", ""))
     }
-    return found
+    # A run script takes expressions through its step's env: `--policy-pack-config "$NAME"`.
+    envs = {name: value for s in steps for name, value in (s.get("env") or {}).items()}
+    return {envs.get(m.group(1), f) if (m := re.fullmatch(r'"?\$(\w+)"?', f)) else f for f in found}
 
 
 def test_offline_check_and_pr_preview_use_the_same_policy_config():
