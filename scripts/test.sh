@@ -15,6 +15,14 @@ if ! command -v knotd >/dev/null 2>&1 && [ ! -x /usr/sbin/knotd ]; then
   echo "error: knotd (Debian package 'knot') is required by the verify tests and could not be installed" >&2
   exit 1
 fi
+# workerd (Cloudflare's Workers runtime, binary inside its npm package) runs the MTA-STS Worker
+# in tests/verify/test_mtasts_workerd.py; pinned by tests/workerd/package-lock.json.
+if ! command -v npm >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nodejs npm >/dev/null || echo "apt-get install npm failed" >&2
+fi
+command -v npm >/dev/null 2>&1 || { echo "error: npm is required to install workerd (tests/workerd) and could not be installed" >&2; exit 1; }
+(cd tests/workerd && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) \
+  || { echo "error: npm ci in tests/workerd failed: workerd is required by the MTA-STS Worker tests" >&2; exit 1; }
 
 PY="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
