@@ -32,7 +32,8 @@ from policies.mailinfra_policy.standards import bimi, dkim, dmarc, mtasts, spf, 
 from policies.mailinfra_policy.standards._common import ENVIRONMENTS, in_zone, is_hostname, normalize_host, zone_for
 from policies.mailinfra_policy.standards._uris import address_domain, https_host, mailto_domain
 from policies.mailinfra_policy import providers
-from policies.mailinfra_policy.standards import aws
+from policies.mailinfra_policy.standards import aws, intake, privacy
+from policies.mailinfra_policy.standards import dnsbl
 from policies.mailinfra_policy.standards.aws import LOG_RETENTION_DAYS, is_aws_region
 from policies.mailinfra_policy.standards.errors import InputError, StandardError
 
@@ -272,12 +273,58 @@ class ComplianceConfig:
     one_click_unsubscribe: bool = True
     allowed_regions: tuple[str, ...] = ()
     log_retention_days: int = 365
+    # privacy (standards/privacy.py): GDPR Art. 6 basis, audience codes, CCPA opt-out page
+    lawful_basis: str | None = None
+    audiences: tuple[str, ...] = ()
+    ccpa_opt_out_url: str | None = None
 
 
 @dataclass(frozen=True)
 class RelayConfig:
     max_delivery_seconds: int = 50400
     sender_ips: tuple[str, ...] = ()
+    helo_name: str | None = None  # the relay's HELO/EHLO name: FCrDNS of sender_ips must give it
+    dnsbls: tuple[str, ...] = dnsbl.DEFAULT_ZONES  # blocklists `mailinfra verify` looks sender_ips up in
+
+
+@dataclass(frozen=True)
+class EventsConfig:
+    """The SES event pipeline (components/events.py). OPEN/CLICK tracking processes
+    personal data: only with ``consent_recorded`` (the documented consent flag)."""
+
+    track_open: bool = False
+    track_click: bool = False
+    consent_recorded: bool = False
+    archive_retention_days: int = 365
+
+
+@dataclass(frozen=True)
+class ReputationConfig:
+    """Alarm levels in percent, below SES's review thresholds (components/reputation.py)."""
+
+    bounce_warning: float = 2.5
+    bounce_critical: float = 4.0
+    complaint_warning: float = 0.05
+    complaint_critical: float = 0.08
+
+
+@dataclass(frozen=True)
+class ReportsConfig:
+    """The DMARC / TLS-RPT report intake (components/intake.py): ``domain`` receives
+    ``dmarc@`` and ``tls-rpt@``, stored ``retention_days`` days."""
+
+    domain: str
+    zone: str
+    enabled: bool = True
+    retention_days: int = 365
+
+    @property
+    def dmarc_address(self) -> str:
+        return intake.dmarc_address(self.domain)
+
+    @property
+    def tls_rpt_address(self) -> str:
+        return intake.tls_rpt_address(self.domain)
 
 
 @dataclass(frozen=True)
@@ -291,6 +338,9 @@ class StackConfig:
     compliance: ComplianceConfig
     network: NetworkConfig | None = None
     relay: RelayConfig = field(default_factory=RelayConfig)
+    events: EventsConfig = field(default_factory=EventsConfig)
+    reputation: ReputationConfig = field(default_factory=ReputationConfig)
+    reports: ReportsConfig | None = None  # None: no report intake (reports.enabled false)
     zones: tuple[ZoneConfig, ...] = ()
     non_sending_names: tuple[str, ...] = ()
     account_id: str = "123456789012"
@@ -333,7 +383,7 @@ class StackConfig:
 # tuples to _Obj (which refuses any other key), and config_keys() lists them: one list.
 TOP_KEYS = (
     "environment", "owner", "dataClassification", "accountId", "zones", "domains", "domainDefaults",
-    "keys", "network", "compliance", "relay", "nonSendingNames",
+    "keys", "network", "compliance", "relay", "nonSendingNames", "events", "reputation", "reports",
 )  # fmt: skip
 ZONE_KEYS = ("provider", "zoneId", "accountId", "dnssec")
 DOMAIN_KEYS = (
@@ -350,8 +400,15 @@ BIMI_KEYS = ("logo", "authority", "selector")
 SMTP_KEYS = ("keyGenerations", "activeKey", "port")
 KEYS_KEYS = ("admins", "users", "rotationDays", "deletionWindowDays", "perDomain", "alertEmail", "alias")
 NETWORK_KEYS = ("vpcId", "subnetIds", "vpcCidr", "allowedCidrs", "ports")
-COMPLIANCE_KEYS = ("postalAddress", "unsubscribeUrl", "oneClickUnsubscribe", "allowedRegions", "logRetentionDays")
-RELAY_KEYS = ("maxDeliverySeconds", "senderIps")
+COMPLIANCE_KEYS = (
+    "postalAddress", "unsubscribeUrl", "oneClickUnsubscribe", "allowedRegions", "logRetentionDays",
+    "lawfulBasis", "audiences", "ccpaOptOutUrl",
+)  # fmt: skip
+RELAY_KEYS = ("maxDeliverySeconds", "senderIps", "heloName", "dnsbls")
+EVENTS_KEYS = ("tracking", "archiveRetentionDays")
+TRACKING_KEYS = ("open", "click", "consentRecorded")
+REPUTATION_KEYS = ("bounceWarning", "bounceCritical", "complaintWarning", "complaintCritical")
+REPORTS_KEYS = ("enabled", "domain", "retentionDays")
 
 # Where each section sits: "<zone>" stands for any zone name, "[]" for any list index.
 SECTIONS: Mapping[str, tuple[str, ...]] = {
@@ -370,6 +427,10 @@ SECTIONS: Mapping[str, tuple[str, ...]] = {
     f"{NAMESPACE}:network": NETWORK_KEYS,
     f"{NAMESPACE}:compliance": COMPLIANCE_KEYS,
     f"{NAMESPACE}:relay": RELAY_KEYS,
+    f"{NAMESPACE}:events": EVENTS_KEYS,
+    f"{NAMESPACE}:events.tracking": TRACKING_KEYS,
+    f"{NAMESPACE}:reputation": REPUTATION_KEYS,
+    f"{NAMESPACE}:reports": REPORTS_KEYS,
 }
 OTHER_KEYS = ("aws:region",)  # read from another namespace
 
@@ -767,13 +828,20 @@ def _merge(base: Any, override: Any) -> Any:
     return override
 
 
-def _domain(path: str, raw: Any, defaults: Mapping[str, Any], zones: Mapping[str, ZoneConfig], environment: str) -> DomainConfig:
+def _domain(
+    path: str,
+    raw: Any,
+    defaults: Mapping[str, Any],
+    zones: Mapping[str, ZoneConfig],
+    environment: str,
+    reports: ReportsConfig | None = None,
+) -> DomainConfig:
     if not isinstance(raw, Mapping):
         if isinstance(raw, str):  # a fleet entry may be just the name
             raw = {"name": raw}
         else:
             raise ConfigError(path, raw, "must be a mapping or a domain name")
-    o = _Obj(path, _merge(defaults, raw), DOMAIN_KEYS)
+    o = _Obj(path, _report_defaults(_merge(defaults, raw), reports), DOMAIN_KEYS)
     name = domain_name(o.sub("name"), o.require("name"))
     path = f"{path}({name})"
     o.path = path
@@ -917,7 +985,32 @@ def _compliance(path: str, raw: Any) -> ComplianceConfig:
         one_click_unsubscribe=_bool(o.sub("oneClickUnsubscribe"), o.get("oneClickUnsubscribe", True)),
         allowed_regions=tuple(region_name(p, v) for p, v in o.items("allowedRegions")),
         log_retention_days=retention,
+        **_privacy(o),
     )
+
+
+def _privacy(o: _Obj) -> dict[str, Any]:
+    """The lawful basis, the audience and the CCPA opt-out URL (standards/privacy.py)."""
+    basis = o.get("lawfulBasis")
+    if basis is not None and basis not in privacy.LAWFUL_BASES:
+        raise ConfigError(
+            o.sub("lawfulBasis"), basis, f"must be one of {', '.join(privacy.LAWFUL_BASES)} ({privacy.LAWFUL_BASIS_RULE})"
+        )
+    audiences: list[str] = []
+    for p, v in o.items("audiences"):
+        if not privacy.is_audience(v):
+            raise ConfigError(p, v, "must be EU, EEA or an ISO 3166 code such as DE or US-CA")
+        if v in audiences:
+            raise ConfigError(p, v, "lists an audience twice")
+        audiences.append(v)
+    url = https_url(o.sub("ccpaOptOutUrl"), o.get("ccpaOptOutUrl")) if o.has("ccpaOptOutUrl") else None
+    if url is None and privacy.needs_ccpa_opt_out(audiences):
+        raise ConfigError(
+            o.sub("audiences"),
+            audiences,
+            f'includes California: record the "Do Not Sell or Share" page as ccpaOptOutUrl ({privacy.CCPA_RULE})',
+        )
+    return {"lawful_basis": basis, "audiences": tuple(audiences), "ccpa_opt_out_url": url}
 
 
 def _relay(path: str, raw: Any) -> RelayConfig:
@@ -928,10 +1021,108 @@ def _relay(path: str, raw: Any) -> RelayConfig:
             ips.append(str(ipaddress.ip_address(str(v))))
         except ValueError:
             raise ConfigError(p, v, "must be an IP address the relay sends from") from None
+    helo = o.get("heloName")
+    if helo is not None:
+        helo = domain_name(o.sub("heloName"), helo)
+    zones = []
+    for p, v in o.items("dnsbls"):
+        try:
+            zones.append(dnsbl.validate_zone(v))
+        except StandardError as exc:
+            raise ConfigError(p, v, _standard_reason(exc)) from None
     return RelayConfig(
         max_delivery_seconds=_int(o.sub("maxDeliverySeconds"), o.get("maxDeliverySeconds", 50400), 300, 50400),
         sender_ips=tuple(ips),
+        helo_name=helo,
+        dnsbls=tuple(zones) if o.has("dnsbls") else dnsbl.DEFAULT_ZONES,
     )
+
+
+def _events(path: str, raw: Any) -> EventsConfig:
+    o = _Obj(path, raw, EVENTS_KEYS)
+    t = _Obj(o.sub("tracking"), o.get("tracking", {}), TRACKING_KEYS)
+    track_open = _bool(t.sub("open"), t.get("open", False))
+    track_click = _bool(t.sub("click"), t.get("click", False))
+    consent = _bool(t.sub("consentRecorded"), t.get("consentRecorded", False))
+    if (track_open or track_click) and not consent:
+        which = "open" if track_open else "click"
+        raise ConfigError(
+            t.sub(which),
+            True,
+            "open/click tracking processes personal data: record the consent basis first "
+            "(mailinfra.events.tracking.consentRecorded: true)",
+        )
+    return EventsConfig(
+        track_open=track_open,
+        track_click=track_click,
+        consent_recorded=consent,
+        archive_retention_days=_int(o.sub("archiveRetentionDays"), o.get("archiveRetentionDays", 365), 1, 3653),
+    )
+
+
+def _percent(path: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ConfigError(path, value, "must be a percentage such as 2.5")
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(path, value, "must be a percentage such as 2.5") from None
+    if not 0 < number < 100:
+        raise ConfigError(path, value, "must be a percentage above 0 and below 100")
+    return number
+
+
+def _reputation(path: str, raw: Any) -> ReputationConfig:
+    o = _Obj(path, raw, REPUTATION_KEYS)
+    base = ReputationConfig()
+    levels: dict[str, float] = {}
+    for rate in ("bounce", "complaint"):
+        review = aws.SES_REVIEW_THRESHOLDS[rate]
+        warning = _percent(o.sub(f"{rate}Warning"), o.get(f"{rate}Warning", getattr(base, f"{rate}_warning")))
+        critical = _percent(o.sub(f"{rate}Critical"), o.get(f"{rate}Critical", getattr(base, f"{rate}_critical")))
+        if critical >= review:
+            raise ConfigError(o.sub(f"{rate}Critical"), critical, f"must be below SES's {rate} review threshold of {review} %")
+        if warning >= critical:
+            raise ConfigError(o.sub(f"{rate}Warning"), warning, f"must be below {rate}Critical ({critical} %)")
+        levels[f"{rate}_warning"], levels[f"{rate}_critical"] = warning, critical
+    return ReputationConfig(**levels)
+
+
+def _reports(path: str, raw: Any, zones: Mapping[str, ZoneConfig], region: str) -> ReportsConfig | None:
+    o = _Obj(path, raw, REPORTS_KEYS)
+    if not _bool(o.sub("enabled"), o.get("enabled", False)):
+        return None
+    default = intake.default_domain(next(iter(zones)))
+    domain = domain_name(o.sub("domain"), o.get("domain", default))
+    zone = zone_for(domain, zones)
+    if zone is None:
+        raise ConfigError(o.sub("domain"), domain, "must be in a zone under mailinfra:zones (its MX is declared there)")
+    if not aws.is_ses_receiving_region(region):
+        raise ConfigError(
+            o.sub("enabled"),
+            True,
+            f"Amazon SES does not receive email in aws:region {region}; "
+            "see the README's report intake and its residency trade-off",
+        )
+    return ReportsConfig(
+        domain=domain,
+        zone=zone,
+        retention_days=_int(o.sub("retentionDays"), o.get("retentionDays", 365), 1, 3653),
+    )
+
+
+def _report_defaults(raw: Any, reports: ReportsConfig | None) -> Any:
+    """A domain's DMARC rua and TLS-RPT rua default to the stack's report intake."""
+    if reports is None or not isinstance(raw, Mapping):
+        return raw
+    out = dict(raw)
+    for key, address in (("dmarc", reports.dmarc_address), ("tlsRpt", reports.tls_rpt_address)):
+        section = out.get(key)
+        if section is None:
+            section = {}
+        if isinstance(section, Mapping) and section.get("rua") is None:
+            out[key] = {**section, "rua": [f"mailto:{address}"]}
+    return out
 
 
 def parse_config(raw: Mapping[str, Any], *, stack: str, region: str | None, secret_keys: Iterable[str] = ()) -> StackConfig:
@@ -979,7 +1170,8 @@ def _parse(raw: Mapping[str, Any], *, stack: str, region: str | None) -> StackCo
     domains_raw = o.items("domains")
     if not domains_raw:
         raise ConfigError(o.sub("domains"), [], "needs at least one sending domain")
-    domains = tuple(_domain(dp, d, defaults, zones, environment) for dp, d in domains_raw)
+    reports = _reports(o.sub("reports"), o.get("reports", {}), zones, region)
+    domains = tuple(_domain(dp, d, defaults, zones, environment, reports) for dp, d in domains_raw)
     seen: set[str] = set()
     for i, d in enumerate(domains):
         if d.name in seen:
@@ -1015,6 +1207,9 @@ def _parse(raw: Mapping[str, Any], *, stack: str, region: str | None) -> StackCo
         compliance=compliance,
         network=_network(o.sub("network"), o.get("network")) if o.has("network") else None,
         relay=_relay(o.sub("relay"), o.get("relay", {})),
+        events=_events(o.sub("events"), o.get("events", {})),
+        reputation=_reputation(o.sub("reputation"), o.get("reputation", {})),
+        reports=reports,
         zones=tuple(zones.values()),
         non_sending_names=non_sending,
     )

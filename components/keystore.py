@@ -79,7 +79,7 @@ KEY_USER_ACTIONS: tuple[str, ...] = (
 # What EventBridge needs to publish to an SNS topic encrypted under the key.
 EVENTS_KEY_ACTIONS: tuple[str, ...] = ("kms:GenerateDataKey*", "kms:Decrypt")
 
-USER_SERVICES = ("secretsmanager", "sns", "ses")
+USER_SERVICES = ("secretsmanager", "sns", "ses", "sqs", "s3")
 
 # KMS CloudTrail events that the alarm rule reports.
 DESTRUCTIVE_EVENTS: tuple[str, ...] = ("DisableKey", "ScheduleKeyDeletion", "DisableKeyRotation")
@@ -163,6 +163,7 @@ class KeyStoreArgs:
     tags: Mapping[str, str] = field(default_factory=dict)
     description: str = "mailinfra: secrets of the sending infrastructure"
     ses_event_topics: bool = False  # let SES publish to SNS topics encrypted under the key
+    cloudwatch_alarms: bool = False  # let this account's CloudWatch alarms publish to the alarm topic
 
     def __post_init__(self) -> None:
         validate_environment("environment", self.environment)
@@ -283,6 +284,18 @@ def key_policy(args: KeyStoreArgs) -> dict[str, Any]:
             "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}},
         }
     )
+    if args.cloudwatch_alarms:
+        # ReputationAlarms and the event pipeline's alarms notify through the alarm topic.
+        statements.append(
+            {
+                "Sid": "CloudWatchAlarmsPublishToEncryptedAlarmTopic",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": list(EVENTS_KEY_ACTIONS),
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}},
+            }
+        )
     if args.ses_event_topics:
         # SesRelay's event destination publishes to an SNS topic encrypted under this key.
         statements.append(
@@ -314,10 +327,21 @@ def alarm_event_pattern(key_arn: str) -> dict[str, Any]:
     }
 
 
-def topic_policy(topic_arn: str, rule_arn: str, account_id: str) -> dict[str, Any]:
+def topic_policy(topic_arn: str, rule_arn: str, account_id: str, *, cloudwatch_alarms: bool = False) -> dict[str, Any]:
+    alarms = [
+        {
+            "Sid": "CloudWatchAlarms",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": "sns:Publish",
+            "Resource": topic_arn,
+            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+        }
+    ]
     return {
         "Version": "2012-10-17",
-        "Statement": [
+        "Statement": (alarms if cloudwatch_alarms else [])
+        + [
             {
                 "Sid": "EventBridgeKeyAlarms",
                 "Effect": "Allow",
@@ -388,7 +412,9 @@ class KeyStore(pulumi.ComponentResource):
             f"{name}-key-alarms-policy",
             arn=self.topic.arn,
             policy=pulumi.Output.all(self.topic.arn, self.rule.arn).apply(
-                lambda a: json.dumps(topic_policy(a[0], a[1], args.account_id), sort_keys=True)
+                lambda a: json.dumps(
+                    topic_policy(a[0], a[1], args.account_id, cloudwatch_alarms=args.cloudwatch_alarms), sort_keys=True
+                )
             ),
             opts=child,
         )

@@ -7,7 +7,10 @@
 - the records this stack owns in its zones for others: DMARC report authorisations
   handed back by the domains and the null sender records (SPF ``-all``, DMARC reject)
   of ``nonSendingNames``, one AuthRecords per zone;
-- DNSSEC per zone that asks for it.
+- DNSSEC per zone that asks for it;
+- the feedback loop: SesEvents (every SES event to an encrypted queue and archive),
+  ReputationAlarms (bounce / complaint rates) and, with ``reports.enabled``, the
+  ReportIntake (DMARC and TLS-RPT reports received into an encrypted bucket).
 
 ``__main__.py`` loads the config, builds one MailStack and exports ``exports``.
 MailStack is the program's root component: its children keep the stack-wide names
@@ -28,10 +31,13 @@ from . import wiring
 from .config import StackConfig
 from .dns import AuthRecords, AuthRecordsArgs
 from .dnssec import Dnssec
+from .events import SesEvents
+from .intake import ReportIntake
 from .domain import SendingDomain, SendingDomainArgs
 from .firewall import Firewall
 from .keystore import KeyStore
 from .records import DnsRecord, null_sender_records
+from .reputation import ReputationAlarms
 
 __all__ = ["TYPE", "MailStack"]
 
@@ -66,7 +72,7 @@ class MailStack(pulumi.ComponentResource):
         firewall = Firewall("firewall", wiring.firewall_args(cfg), opts=child)
 
         # Bounded retention for the sending infrastructure's logs (compliance).
-        aws.cloudwatch.LogGroup(
+        ses_log = aws.cloudwatch.LogGroup(
             "ses-events",
             name=f"/mailinfra/{pulumi.get_stack()}/ses-events",
             retention_in_days=cfg.compliance.log_retention_days,
@@ -106,6 +112,30 @@ class MailStack(pulumi.ComponentResource):
                 "mtaStsPolicyUrl": domain.mta_sts.policy_url if domain.mta_sts else None,
             }
 
+        # The feedback loop: every SES event queued and archived, reputation alarms, and the
+        # DMARC / TLS-RPT report intake; stack-wide, under the stack's key (one is made for
+        # them when keys are per domain) and notifying through its encrypted alarm topic.
+        feedback_keys = shared_keys or KeyStore("keys", wiring.keystore_args(cfg, wiring.keystore_alias(cfg, None)), opts=child)
+        sets = wiring.configuration_sets(cfg, {name: info["configurationSet"] for name, info in domains.items()})
+        events = SesEvents(
+            "events",
+            wiring.events_args(
+                cfg,
+                kms_key_arn=feedback_keys.key_arn,
+                configuration_sets=sets,
+                log_group_name=ses_log.name,
+                alarm_topic_arn=feedback_keys.topic_arn,
+            ),
+            opts=child,
+        )
+        ReputationAlarms(
+            "reputation",
+            wiring.reputation_args(cfg, configuration_sets=sets, alarm_topic_arn=feedback_keys.topic_arn),
+            opts=child,
+        )
+        intake_args = wiring.intake_args(cfg, kms_key_arn=feedback_keys.key_arn, configuration_set_name=sets[0][1])
+        intake = ReportIntake("reports", intake_args, opts=child) if intake_args is not None else None
+
         for nonsending in cfg.non_sending_names:
             zone = zone_for(nonsending, zones)
             if zone is None:  # config guarantees a zone; never publish outside the stack's zones
@@ -134,10 +164,21 @@ class MailStack(pulumi.ComponentResource):
             "domains": domains,
             "dsRecords": ds_records,
             "senderIps": list(cfg.relay.sender_ips),  # checked by `mailinfra verify` (SPF pass)
+            "heloName": cfg.relay.helo_name,  # `mailinfra verify`: FCrDNS of senderIps must give it
+            "dnsbls": list(cfg.relay.dnsbls),  # `mailinfra verify`: senderIps must be listed in none
         }
         if shared_keys is not None:
             self.exports["keyAlias"] = shared_keys.alias_name
             self.exports["keyAlarmTopicArn"] = shared_keys.topic_arn
+        self.exports["sesEvents"] = {"queueUrl": events.queue_url, "archiveBucket": events.archive_bucket}
+        if intake is not None and cfg.reports is not None:
+            self.exports["reports"] = {
+                "domain": cfg.reports.domain,
+                "bucket": intake.bucket_name,
+                "dmarcAddress": cfg.reports.dmarc_address,
+                "tlsRptAddress": cfg.reports.tls_rpt_address,
+                "records": intake.published,
+            }
         if firewall.vpc_endpoint_id is not None:
             self.exports["smtpVpcEndpointId"] = firewall.vpc_endpoint_id
         self.register_outputs(self.exports)

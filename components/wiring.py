@@ -24,12 +24,15 @@ from . import records as rec
 from .config import NAMESPACE, ConfigError, DomainConfig, StackConfig, ZoneConfig, argument_key
 from .dkim import ByoDkimArgs
 from .dnssec import DnssecArgs
+from .events import SesEventsArgs
+from .intake import ReportIntakeArgs
 from .errors import ArgsError
 from .firewall import FirewallArgs
 from .keystore import KeyStoreArgs
 from .mtasts_hosting import MtaStsHostingArgs
 from .records import DnsRecord, RecordError
 from .relay import ByodkimSigning, ContactTopic, SesRelayArgs
+from .reputation import ReputationAlarmsArgs
 from .smtp import SmtpAccessArgs
 
 
@@ -93,11 +96,79 @@ def keystore_args(cfg: StackConfig, alias: str) -> KeyStoreArgs:
         rotation_period_days=cfg.keys.rotation_days,
         deletion_window_days=cfg.keys.deletion_window_days,
         secret_recovery_window_days=30 if cfg.is_prod else 7,
-        user_services=("secretsmanager", "sns"),
+        user_services=("secretsmanager", "sns", "sqs", "s3"),  # SQS/S3: the event queue, archive and reports
         alert_email=cfg.keys.alert_email,
         ses_event_topics=True,
+        cloudwatch_alarms=True,  # reputation and event-pipeline alarms notify through the key's alarm topic
         tags=cfg.tags,
     )
+
+
+def events_args(
+    cfg: StackConfig,
+    *,
+    kms_key_arn: pulumi.Input[str],
+    configuration_sets: tuple[tuple[str, pulumi.Input[str]], ...],
+    log_group_name: pulumi.Input[str] | None = None,
+    alarm_topic_arn: pulumi.Input[str] | None = None,
+) -> SesEventsArgs:
+    e = cfg.events
+    return SesEventsArgs(
+        region=cfg.region,
+        account_id=cfg.account_id,
+        kms_key_arn=kms_key_arn,
+        configuration_sets=configuration_sets,
+        track_open=e.track_open,
+        track_click=e.track_click,
+        consent_recorded=e.consent_recorded,
+        archive_retention_days=e.archive_retention_days,
+        log_group_name=log_group_name,
+        alarm_topic_arn=alarm_topic_arn,
+        tags=cfg.tags,
+    )
+
+
+def reputation_args(
+    cfg: StackConfig, *, configuration_sets: tuple[tuple[str, pulumi.Input[str]], ...], alarm_topic_arn: pulumi.Input[str]
+) -> ReputationAlarmsArgs:
+    r = cfg.reputation
+    return ReputationAlarmsArgs(
+        region=cfg.region,
+        configuration_sets=configuration_sets,
+        alarm_topic_arn=alarm_topic_arn,
+        bounce_warning=r.bounce_warning,
+        bounce_critical=r.bounce_critical,
+        complaint_warning=r.complaint_warning,
+        complaint_critical=r.complaint_critical,
+        tags=cfg.tags,
+    )
+
+
+def intake_args(
+    cfg: StackConfig, *, kms_key_arn: pulumi.Input[str], configuration_set_name: pulumi.Input[str]
+) -> ReportIntakeArgs | None:
+    """The report intake's args, or None when ``reports.enabled`` is false."""
+    r = cfg.reports
+    if r is None:
+        return None
+    zone = next(z for z in cfg.zones if z.name == r.zone)
+    return ReportIntakeArgs(
+        domain=r.domain,
+        zone_name=zone.name,
+        provider=zone.provider,
+        zone_id=zone.zone_id,
+        region=cfg.region,
+        account_id=cfg.account_id,
+        kms_key_arn=kms_key_arn,
+        configuration_set_name=configuration_set_name,
+        retention_days=r.retention_days,
+        tags=cfg.tags,
+    )
+
+
+def configuration_sets(cfg: StackConfig, names: Mapping[str, pulumi.Input[str]]) -> tuple[tuple[str, pulumi.Input[str]], ...]:
+    """(domain slug, configuration set name) of every sending domain, in config order."""
+    return tuple((d.slug, names[d.name]) for d in cfg.domains)
 
 
 def keystore_alias(cfg: StackConfig, d: DomainConfig | None) -> str:
@@ -251,6 +322,25 @@ def _firewall_keys(cfg: StackConfig) -> ArgKeys:
     }
 
 
+def _feedback_keys(cfg: StackConfig) -> ArgKeys:
+    """Keys of the event pipeline, the reputation alarms and the report intake."""
+    e, r, t = f"{_N}.events", f"{_N}.reputation", f"{_N}.events.tracking"
+    rep = cfg.reputation
+    reports = cfg.reports
+    return _common_keys(cfg) | {
+        "track_open": (f"{t}.open", cfg.events.track_open),
+        "track_click": (f"{t}.click", cfg.events.track_click),
+        "consent_recorded": (f"{t}.consentRecorded", cfg.events.consent_recorded),
+        "archive_retention_days": (f"{e}.archiveRetentionDays", cfg.events.archive_retention_days),
+        "bounce_warning": (f"{r}.bounceWarning", rep.bounce_warning),
+        "bounce_critical": (f"{r}.bounceCritical", rep.bounce_critical),
+        "complaint_warning": (f"{r}.complaintWarning", rep.complaint_warning),
+        "complaint_critical": (f"{r}.complaintCritical", rep.complaint_critical),
+        "domain": (f"{_N}.reports.domain", reports.domain if reports else None),
+        "retention_days": (f"{_N}.reports.retentionDays", reports.retention_days if reports else None),
+    }
+
+
 def _zone_keys(cfg: StackConfig, z: ZoneConfig) -> ArgKeys:
     zp = f"{_N}.zones.{z.name}"
     return _common_keys(cfg) | {
@@ -313,6 +403,11 @@ def preflight(cfg: StackConfig) -> None:
         if z.dnssec:
             with _stack_keys(cfg, _zone_keys(cfg, z)):
                 dnssec_args(cfg, z)
+    with _stack_keys(cfg, _feedback_keys(cfg)):
+        sets = tuple((d.slug, f"{d.slug}-relay") for d in cfg.domains)
+        events_args(cfg, kms_key_arn=placeholder, configuration_sets=sets)
+        reputation_args(cfg, configuration_sets=sets, alarm_topic_arn=f"arn:aws:sns:{cfg.region}:{cfg.account_id}:preflight")
+        intake_args(cfg, kms_key_arn=placeholder, configuration_set_name=sets[0][1])
     topics = topics_by_domain(cfg)
     for i, d in enumerate(cfg.domains):
         if cfg.keys.per_domain:

@@ -248,5 +248,69 @@ def _attach_verify() -> None:
 
 _attach_verify()
 
+
+def _attach_check_message() -> None:
+    from .message.cli import check_message
+
+    main.add_command(check_message)
+
+
+_attach_check_message()
+
+
+def _attach_reports() -> None:
+    from .reports.cli import reports  # DMARC / TLS-RPT reports read back (issue 15)
+
+    main.add_command(reports)
+
+
+_attach_reports()
+
+
+@main.group()
+def privacy() -> None:
+    """Privacy controls: the right to erasure (GDPR Art. 17, CCPA 1798.105)."""
+
+
+@privacy.command("erase")
+@click.argument("address")
+@click.option("--stack", "-s", required=True, help="Stack name (reads Pulumi.<stack>.yaml).")
+@click.option("--project", type=click.Path(file_okay=False), default=None, help="Pulumi project directory (default: this repo).")
+@click.option(
+    "--outputs",
+    "outputs_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Stack outputs (`pulumi stack output --json`): the event archive's bucket.",
+)
+@click.option("--endpoint-url", default=None, help="AWS API endpoint (an emulator); default: boto3's configuration.")
+@click.option("--dry-run", is_flag=True, help="Report what would be removed; change nothing.")
+def privacy_erase(
+    address: str, stack: str, project: str | None, outputs_file: str | None, endpoint_url: str | None, dry_run: bool
+) -> None:
+    """Remove ADDRESS from the SES contact lists and the event archive; keep it suppressed."""
+    from . import privacy as erasure
+    from .cliutil import input_errors
+
+    with input_errors():
+        address = erasure.normalize_address(address)  # bad input fails before planning
+        outputs = None
+        if outputs_file is not None:
+            from .verify.expect import load_json_file
+
+            outputs = load_json_file(outputs_file, "--outputs")
+            if not isinstance(outputs, dict):
+                raise erasure.PrivacyError("--outputs: expected a JSON object (pulumi stack output --json)")
+    plan = make_plan(project or _default_project(), stack)
+    with input_errors():
+        targets = erasure.targets_from(plan.config, plan.outputs, outputs)
+        result = erasure.erase(address, targets, endpoint_url=endpoint_url, dry_run=dry_run)
+    for line in result.lines:
+        click.echo(line)
+    for problem in result.problems:
+        click.echo(f"mailinfra: privacy erase: {problem}", err=True)
+    sys.exit(result.exit_code)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

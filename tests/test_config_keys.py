@@ -61,6 +61,8 @@ def key_references(text: str) -> Iterator[str]:
     for m in _REF.finditer(text):
         path = m.group("path")
         first = re.split(r"[.\[]", path, maxsplit=1)[0]
+        if path.endswith(".amazonaws.com"):  # a service principal ("events.amazonaws.com"), not a key
+            continue
         if (m.group("ns") or "." in path) and _section_like(first):
             spans.append((m.start(), path))
     for m in _CONTINUATION.finditer(text):

@@ -83,7 +83,7 @@ def test_defaults() -> None:
         ({"alias_name": "bad name"}, "alias_name"),
         ({"alert_email": "not-an-email"}, "alert_email"),
         ({"alert_https_endpoint": "http://hooks.example.com/x"}, "alert_https_endpoint"),
-        ({"user_services": ("s3",)}, "user_services[0]"),
+        ({"user_services": ("ec2",)}, "user_services[0]"),
         ({"user_services": ()}, "user_services"),
         ({"tags": {"aws:x": "y"}}, "tags.aws:x"),
         ({"tags": {"environment": "dev"}}, "tags.environment"),

@@ -16,6 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from mailinfra.policyrun import run_policies
 from policies.mailinfra_policy import ALL, LEVELS, REMEDIATION, SEVERITY
 from policies.mailinfra_policy.standards import txt
+from tests.policy_cases_events import CASES as EVENTS_CASES
+from tests.policy_cases_privacy import CASES as PRIVACY_CASES
 from tests.test_policies_helpers import (
     UNKNOWN,
     make_plan,
@@ -531,6 +533,8 @@ CASES: dict[str, dict[str, Any]] = {
         missing_count=3,
     ),
 }
+CASES.update(EVENTS_CASES)  # the feedback-loop rules (policies/mailinfra_policy/events.py)
+CASES.update(PRIVACY_CASES)  # the privacy rules (policies/mailinfra_policy/privacy.py)
 
 BY_NAME = {p.name: p for p in ALL}
 

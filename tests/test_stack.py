@@ -18,6 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 COMPONENTS = ROOT / "components"
 STACK_TYPE = "mailinfra:stack:MailStack"
 EXPORTS = {"environment", "zones", "domains", "dsRecords", "senderIps", "keyAlias", "keyAlarmTopicArn", "smtpVpcEndpointId"}
+EXPORTS |= {"dnsbls"}  # relay.dnsbls for verify's hygiene checks (heloName: only when declared)
+EXPORTS |= {"sesEvents", "reports"}  # the event queue / archive and the report intake (issue 15)
 DOMAIN_EXPORTS = {
     "provider",
     "zone",

@@ -91,6 +91,20 @@ STABLE: dict[str, tuple[str, ...]] = {
         "bimi-vmc-name",
         "bimi-vmc-eku",
     ),
+    "unsubscribe": (
+        # check-message (message headers)
+        "unsubscribe-missing",
+        "unsubscribe-syntax",
+        "unsubscribe-no-https",
+        "unsubscribe-http",
+        "unsubscribe-post-missing",
+        "unsubscribe-post-value",
+        # verify (the live one-click POST)
+        "unsubscribe-url",
+        "unsubscribe-redirect",
+        "unsubscribe-method",
+        "unsubscribe-status",
+    ),
 }
 PREFIX = {"mtasts": "mta-sts-", "tlsrpt": "tls-rpt-"}
 KEBAB = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)+\Z")

@@ -60,6 +60,10 @@ class VerifyOptions:
     smtp_port: int = 25  # test-only: port of the declared MX hosts
     trust_anchors: tuple[str, ...] = ()  # --trust-anchor FILE: DS/DNSKEY to validate DANE answers
     dnssec_ad_trusted: bool = False  # --dnssec-ad-trusted: believe the resolver's AD bit
+    # sender hygiene (verify.hygiene): the stack's relay.senderIps / heloName / dnsbls, from the plan
+    hygiene_ips: tuple[str, ...] = ()
+    helo_name: str | None = None
+    dnsbls: tuple[str, ...] | None = None  # None: standards.dnsbl.DEFAULT_ZONES
     progress: bool | None = None  # None: on a terminal and not JSON
     now: datetime | None = field(default=None, repr=False)  # injectable time
 
@@ -183,5 +187,21 @@ def run_verify(options: VerifyOptions) -> tuple[Report, int]:
         if isinstance(declared, list) and all(isinstance(ip, str) for ip in declared):
             options.sender_ips = tuple(declared)
             options.validate()  # checked like --sender-ip values
+    _hygiene_options(options, plan.get("outputs") or {})
     report = asyncio.run(run_checks(expectations, options, client))
     return report, report.exit_code
+
+
+def _hygiene_options(options: VerifyOptions, outputs: Mapping[str, Any]) -> None:
+    """The relay's declared sending IPs, HELO name and blocklists (mailinfra:relay.*) from the plan."""
+    if not isinstance(outputs, Mapping):
+        return
+    declared = outputs.get("senderIps")
+    if not options.hygiene_ips and isinstance(declared, list) and all(isinstance(ip, str) for ip in declared):
+        options.hygiene_ips = tuple(declared)
+    helo = outputs.get("heloName")
+    if options.helo_name is None and isinstance(helo, str) and helo:
+        options.helo_name = helo
+    zones = outputs.get("dnsbls")
+    if options.dnsbls is None and isinstance(zones, list) and all(isinstance(z, str) for z in zones):
+        options.dnsbls = tuple(zones)

@@ -65,6 +65,10 @@ class Expectations:
     ses_regions: dict[str, str] = field(
         default_factory=dict
     )  # sending domain -> region of its SES identity (Easy DKIM targets depend on it)
+    # the plan's stack config ("<namespace>:<key>" -> value; secure values stay `Secret`s or
+    # "[secret]"): the compliance facts that verify checks live (unsubscribe.py)
+    config: dict[str, Any] = field(default_factory=dict)
+    project: str = ""
 
     def by_purpose(self, *purposes: str) -> list[ExpectedRecord]:
         return [r for r in self.records if r.purpose in purposes]
@@ -133,7 +137,10 @@ def plan_dict(plan: Any) -> dict[str, Any]:
     try:
         from mailinfra.render import plan_to_dict  # type: ignore[import-not-found,unused-ignore]
 
-        return dict(plan_to_dict(plan))
+        data = dict(plan_to_dict(plan))
+        # the stack config as the plan holds it (Secret wrappers kept, never rendered here)
+        data.setdefault("config", dict(getattr(plan, "config", None) or {}))
+        return data
     except ImportError:
         pass
     from mailinfra.values import to_jsonable
@@ -238,7 +245,12 @@ def _output_records(outputs: Any) -> list[tuple[str, str, tuple[str, ...]]]:
 
 def build_expectations(plan: Mapping[str, Any], outputs: Mapping[str, Any] | None = None) -> Expectations:
     """Expected records from a JSON-form plan, completed with the stack outputs."""
-    exp = Expectations(ses_regions=_ses_regions(plan))
+    config = plan.get("config")
+    exp = Expectations(
+        ses_regions=_ses_regions(plan),
+        config=dict(config) if isinstance(config, Mapping) else {},
+        project=str(plan.get("project") or ""),
+    )
     seen: set[tuple[str, str]] = set()
     for rec in declared_records(plan):
         item = _from_declared(rec)

@@ -22,7 +22,12 @@ API:
     easy_dkim_domain(region: str | None) -> str    # AwsError for a bad or non-SES region
     ses_feedback_host(region: str) -> str          # "feedback-smtp.<region>.amazonses.com"
     ses_smtp_endpoint(region: str) -> str          # "email-smtp.<region>.amazonaws.com"
-    ses_inbound_smtp_host(region: str) -> str      # "inbound-smtp.<region>.amazonaws.com"
+    ses_inbound_smtp_host(region: str) -> str      # "inbound-smtp.<region>.amazonaws.com" (receiving regions only)
+    SES_RECEIVING_REGIONS: tuple[str, ...]         # regions where SES receives mail (receipt rules)
+    is_ses_receiving_region(region) -> bool
+    SES_EVENT_TYPES / SES_TRACKING_EVENT_TYPES     # SESv2 event types (OPEN/CLICK: personal data)
+    SES_REVIEW_THRESHOLDS / SES_PAUSE_THRESHOLDS   # bounce / complaint rates (percent) of SES's review and pause
+    ses_event_bus_arn(region, account) -> str      # the default bus, the only one SES publishes to
     LOG_RETENTION_DAYS: tuple[int, ...]            # the retentionInDays CloudWatch Logs accepts
     is_account_id(value) -> bool                   # 12 digits
     is_iam_principal_arn(value, kinds=("root", "user", "role")) -> bool   # arn:<partition>:iam::<account>:...
@@ -44,8 +49,16 @@ __all__ = [
     "DEFAULT_EASY_DKIM_DOMAIN",
     "LOG_RETENTION_DAYS",
     "SES_EASY_DKIM_DOMAINS",
+    "SES_CONFIGURATION_SET_DIMENSION",
+    "SES_EVENT_TYPES",
+    "SES_METRICS_NAMESPACE",
+    "SES_PAUSE_THRESHOLDS",
+    "SES_RECEIVING_REGIONS",
     "SES_REGIONS",
+    "SES_REPUTATION_METRICS",
+    "SES_REVIEW_THRESHOLDS",
     "SES_SEND_ACTIONS",
+    "SES_TRACKING_EVENT_TYPES",
     "AwsError",
     "easy_dkim_domain",
     "is_account_id",
@@ -54,7 +67,9 @@ __all__ = [
     "is_kms_alias_name",
     "is_route53_zone_id",
     "is_ses_name",
+    "is_ses_receiving_region",
     "is_ses_region",
+    "ses_event_bus_arn",
     "ses_feedback_host",
     "ses_inbound_smtp_host",
     "ses_smtp_endpoint",
@@ -169,9 +184,76 @@ def ses_smtp_endpoint(region: str) -> str:
     return f"email-smtp.{region}.amazonaws.com"
 
 
+# SES email receiving (General Reference, "Email receiving endpoints"; the SES Developer
+# Guide's "Regions and Amazon SES"): receipt rules and the inbound MX exist only here.
+SES_RECEIVING_REGIONS: tuple[str, ...] = (
+    "us-east-1",
+    "us-east-2",
+    "us-west-2",
+    "ap-northeast-1",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ca-central-1",
+    "eu-central-1",
+    "eu-west-1",
+    "eu-west-2",
+)
+
+
+def is_ses_receiving_region(region: object) -> bool:
+    """True for a region where SES receives mail (an MX to ``inbound-smtp.<region>`` works)."""
+    return isinstance(region, str) and region in SES_RECEIVING_REGIONS
+
+
 def ses_inbound_smtp_host(region: str) -> str:
-    """The SES email-receiving MX host of ``region`` (not every SES region receives)."""
-    return f"inbound-smtp.{_ses_region(region)}.amazonaws.com"
+    """The SES email-receiving MX host of ``region``; AwsError where SES does not receive."""
+    if _ses_region(region) not in SES_RECEIVING_REGIONS:
+        raise AwsError(
+            f"Amazon SES does not receive email in AWS region {region!r} (receiving regions: {', '.join(SES_RECEIVING_REGIONS)})"
+        )
+    return f"inbound-smtp.{region}.amazonaws.com"
+
+
+# SESv2 event types (API Reference, EventDestinationDefinition.MatchingEventTypes).
+# OPEN and CLICK come from a tracking pixel and rewritten links: personal data about the
+# recipient's behaviour, so they are opt-in with a recorded consent basis.
+SES_TRACKING_EVENT_TYPES: tuple[str, ...] = ("OPEN", "CLICK")
+SES_EVENT_TYPES: tuple[str, ...] = (
+    "SEND",
+    "DELIVERY",
+    "BOUNCE",
+    "COMPLAINT",
+    "REJECT",
+    "DELIVERY_DELAY",
+    "SUBSCRIPTION",
+    "RENDERING_FAILURE",
+)
+
+# SES's reputation thresholds (Developer Guide, "Reputation metrics FAQ"; percent of the
+# representative volume): the account is placed under review at the first, sending may
+# be paused at the second. Gmail's bulk-sender rule (spam rate under 0.3 %, Postmaster
+# Tools) is stricter than SES's complaint review in practice: Gmail sends no per-message
+# complaints to SES, so SES's complaint rate under-counts what Gmail sees.
+SES_REVIEW_THRESHOLDS: Mapping[str, float] = MappingProxyType({"bounce": 5.0, "complaint": 0.1})
+SES_PAUSE_THRESHOLDS: Mapping[str, float] = MappingProxyType({"bounce": 10.0, "complaint": 0.5})
+# CloudWatch (namespace AWS/SES) metric of each rate, a fraction (0.05 = 5 %); per
+# configuration set under the dimension ses:configuration-set when the set enables
+# reputation metrics (ConfigurationSet reputationOptions.reputationMetricsEnabled).
+SES_REPUTATION_METRICS: Mapping[str, str] = MappingProxyType(
+    {"bounce": "Reputation.BounceRate", "complaint": "Reputation.ComplaintRate"}
+)
+SES_METRICS_NAMESPACE = "AWS/SES"
+SES_CONFIGURATION_SET_DIMENSION = "ses:configuration-set"
+
+
+def ses_event_bus_arn(region: str, account_id: str) -> str:
+    """The default EventBridge bus of an account and region: SES publishes events only there."""
+    if not is_aws_region(region):
+        raise AwsError(f"AWS region {region!r} is not valid")
+    if not is_account_id(account_id):
+        raise AwsError(f"AWS account id {account_id!r} is not 12 digits")
+    return f"arn:aws:events:{region}:{account_id}:event-bus/default"
 
 
 # CloudWatch Logs PutRetentionPolicy: retentionInDays takes exactly these values (API

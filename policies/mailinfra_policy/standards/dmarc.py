@@ -27,6 +27,8 @@ API:
     ALIGNMENT_MODES = ("r", "s")              # adkim / aspf: relaxed (RFC 9989 default) or strict
     spf_alignment_problem(aspf, from_domain, mail_from_domain) -> Problem | None
         # code "dmarc-spf-never-aligns": SPF under that aspf can never align for that pair
+    identifier_aligned(mode, from_domain, auth_domain) -> bool
+        # RFC 9989 4.4: a DKIM d= (adkim) or MAIL FROM domain (aspf) aligns with From
 
 The organisational domain is the offline heuristic of ``_common.organizational_domain``
 (last two labels, three under ``co.uk``-style ccTLD second levels): RFC 9989's tree
@@ -56,6 +58,7 @@ __all__ = [
     "dmarc_name",
     "external_destinations",
     "is_dmarc",
+    "identifier_aligned",
     "is_enforcing",
     "organizational_domain",
     "parse_dmarc",
@@ -400,3 +403,14 @@ def spf_alignment_problem(aspf: str, from_domain: str, mail_from_domain: str) ->
             "aspf",
         )
     return None
+
+
+def identifier_aligned(mode: str, from_domain: str, auth_domain: str) -> bool:
+    """Does ``auth_domain`` (a DKIM ``d=`` under adkim, a MAIL FROM domain under aspf) align
+    with the From domain (RFC 9989 4.4)? Strict (``s``): the same name; relaxed (``r``):
+    the same organisational domain (``organizational_domain``, the offline heuristic)."""
+    mode = _choice("alignment mode", mode, ALIGNMENT_MODES)
+    sender, auth = normalize_host(from_domain), normalize_host(auth_domain)
+    if mode == "s":
+        return sender == auth
+    return organizational_domain(sender) == organizational_domain(auth)

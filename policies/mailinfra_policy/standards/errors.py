@@ -19,6 +19,7 @@ __all__ = [
     "TlsRptError",
     "TlsaError",
     "TxtError",
+    "UnsubscribeError",
 ]
 
 
@@ -91,3 +92,7 @@ class BimiError(StandardError):
 
 class TlsaError(StandardError):
     """A TLSA record (RFC 6698) is malformed or unusable for SMTP (RFC 7672)."""
+
+
+class UnsubscribeError(StandardError):
+    """A one-click unsubscribe endpoint (RFC 8058) is not usable: not an https URI."""
