@@ -11,17 +11,16 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+
+from tests.aws_emulator import free_port, moto_server
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "eu-west-1"  # the dev stack's aws:region
@@ -37,42 +36,10 @@ OTHER = "bob@example.com"
 NO_SUPPRESSION = "suppression list: cannot read alice.smith@example.com (404: the endpoint does not implement this API)"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _moto_server() -> str:
-    local = Path(sys.executable).with_name("moto_server")
-    found = str(local) if local.exists() else shutil.which("moto_server")
-    assert found, "moto_server is required (pip install 'moto[server]', the test extra)"
-    return found
-
-
 @pytest.fixture()
 def endpoint() -> Iterator[str]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [_moto_server(), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert proc.poll() is None, "moto_server exited at start"
-                assert time.monotonic() < deadline, "moto_server did not start within 60 s"
-                time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with moto_server() as url:
+        yield url
 
 
 def _client(service: str, endpoint: str) -> Any:
@@ -199,6 +166,6 @@ def test_suppression_reason_and_unreachable_endpoint(tmp_path: Path) -> None:
     from policies.mailinfra_policy.standards import privacy
 
     assert privacy.ERASURE_SUPPRESSION_REASON == "COMPLAINT"  # SESv2 knows BOUNCE and COMPLAINT; an opt-out is the latter
-    done = _erase(tmp_path, f"http://127.0.0.1:{_free_port()}", PERSON)  # nothing listens: every step reports, no traceback
+    done = _erase(tmp_path, f"http://127.0.0.1:{free_port()}", PERSON)  # nothing listens: every step reports, no traceback
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert [line.split(":")[1].strip() for line in done.stderr.splitlines()] == ["privacy erase"] * 3

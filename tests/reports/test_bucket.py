@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.aws_emulator import moto_server
 
 from tests.reports.gen import DATA, gz, mail
 
@@ -25,42 +24,10 @@ BASE_ENV = {
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _moto_server() -> str:
-    local = Path(sys.executable).with_name("moto_server")
-    found = str(local) if local.exists() else shutil.which("moto_server")
-    assert found, "moto_server is required (pip install 'moto[server]', the test extra)"
-    return found
-
-
 @pytest.fixture(scope="module")
 def s3_endpoint():
-    port = _free_port()
-    proc = subprocess.Popen(
-        [_moto_server(), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert proc.poll() is None, "moto_server exited at start"
-                assert time.monotonic() < deadline, "moto_server did not start within 60 s"
-                time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with moto_server() as url:
+        yield url
 
 
 def _env(endpoint: str | None, credentials: bool = True) -> dict[str, str]:
