@@ -167,6 +167,8 @@ class DkimConfig:
     mode: str = "easy"  # "easy" (SES-managed) | "byodkim"
     selectors: tuple[DkimSelector, ...] = ()
     overlap_days: int = 7
+    # other senders' selectors on this domain (mailinfra adopt): never declared, left alone
+    foreign_selectors: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -235,6 +237,9 @@ class DomainConfig:
     mx_hosts: tuple[str, ...] = ()
     dedicated_ip_pool: bool = False
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    # TXT values of other purposes at the domain name (site verifications): Route53 keeps
+    # one record set per name and type, so the SPF resource must carry them or replace them
+    other_txt: tuple[str, ...] = ()
 
     @property
     def provider(self) -> str:
@@ -388,10 +393,10 @@ TOP_KEYS = (
 ZONE_KEYS = ("provider", "zoneId", "accountId", "dnssec")
 DOMAIN_KEYS = (
     "name", "zone", "spf", "dkim", "dmarc", "mtaSts", "tlsRpt", "bimi", "mailFrom", "marketing", "ttl",
-    "contactTopics", "mxHosts", "dedicatedIpPool", "smtp",
+    "contactTopics", "mxHosts", "dedicatedIpPool", "smtp", "otherTxt",
 )  # fmt: skip
 SPF_KEYS = ("includes", "ip4", "ip6", "a", "mx", "all")
-DKIM_KEYS = ("mode", "selectors", "overlapDays")
+DKIM_KEYS = ("mode", "selectors", "overlapDays", "foreignSelectors")
 SELECTOR_KEYS = ("name", "published", "retireAfter")
 DMARC_KEYS = ("policy", "subdomainPolicy", "nonexistentPolicy", "adkim", "aspf", "rua", "ruf", "fo", "testing")
 MTA_STS_KEYS = ("mode", "maxAge", "mx", "enabled")
@@ -699,9 +704,37 @@ def _dkim(path: str, raw: Any) -> DkimConfig:
         raise ConfigError(o.sub("selectors"), [], "BYODKIM needs at least one selector")
     if mode == "easy" and selectors:
         raise ConfigError(o.sub("selectors"), names, "selectors are only for mode byodkim (SES names Easy DKIM selectors)")
+    foreign: list[str] = []
+    for p, v in o.items("foreignSelectors"):
+        sel = _standard(p, v, dkim.validate_selector, v)
+        if sel in names:
+            raise ConfigError(p, v, "is one of this stack's own selectors (dkim.selectors)")
+        if sel in foreign:
+            raise ConfigError(p, v, "lists a selector twice")
+        foreign.append(sel)
     return DkimConfig(
-        mode=mode, selectors=tuple(selectors), overlap_days=_int(o.sub("overlapDays"), o.get("overlapDays", 7), 2, 90)
+        mode=mode,
+        selectors=tuple(selectors),
+        overlap_days=_int(o.sub("overlapDays"), o.get("overlapDays", 7), 2, 90),
+        foreign_selectors=tuple(foreign),
     )
+
+
+def _other_txt(path: str, raw: Any, domain: str, provider: str) -> tuple[str, ...]:
+    """TXT values kept beside the SPF record; SPF and DMARC have their own keys."""
+    out: list[str] = []
+    for i, v in enumerate(_list(path, raw)):
+        p = f"{path}[{i}]"
+        text = _str(p, v, what="a TXT value")
+        if spf.is_spf(text):
+            raise ConfigError(p, v, "is an SPF record: declare it under spf (one SPF record per name)")
+        if dmarc.is_dmarc(text):
+            raise ConfigError(p, v, "is a DMARC record: it belongs at _dmarc, under dmarc")
+        _fits_provider(p, v, provider, domain, text)
+        if text in out:
+            raise ConfigError(p, v, "lists a TXT value twice")
+        out.append(text)
+    return tuple(out)
 
 
 def _dmarc(path: str, raw: Any, environment: str, domain: str, provider: str) -> tuple[DmarcConfig, dmarc.DmarcRecord]:
@@ -900,6 +933,7 @@ def _domain(
         mx_hosts=tuple(domain_name(p, v) for p, v in o.items("mxHosts")),
         dedicated_ip_pool=_bool(o.sub("dedicatedIpPool"), o.get("dedicatedIpPool", False)),
         smtp=_smtp(o.sub("smtp"), o.get("smtp", {})),
+        other_txt=_other_txt(o.sub("otherTxt"), o.get("otherTxt", []), name, provider),
     )
 
 

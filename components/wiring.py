@@ -67,6 +67,12 @@ def static_records(d: DomainConfig, region: str) -> tuple[list[DnsRecord], rec.M
             ttl=d.ttl,
         ),
     ]
+    if d.other_txt and d.provider == "route53":
+        # one Route53 record set per name and type: the apex TXT values of other
+        # purposes ride with the SPF value, or the first deploy would delete them.
+        # (Cloudflare has one record per value: those records are simply left alone.)
+        spf = out[0]
+        out[0] = rec.DnsRecord(spf.name, spf.type, (*spf.values, *d.other_txt), spf.purpose, spf.ttl)
     dmarc = dmarc_of(d)
     out.append(dmarc)
     sts = None

@@ -136,6 +136,10 @@ def _check_policy_config(pack_dir: str | None, path: str) -> None:
     help="Override the environment the pack enforces for.",
 )
 @click.option("--no-policies", is_flag=True, help="Plan only; do not judge.")
+@click.option(
+    "--live", is_flag=True, help="Also compare the declared SPF/DMARC with live DNS: a dropped live sender is a violation."
+)
+@click.option("--nameserver", "nameservers", multiple=True, help="With --live: send every DNS query to HOST[:PORT].")
 @click.option("--debug", is_flag=True, help="Show the program's traceback on failure.")
 def plan(
     stack: str,
@@ -146,6 +150,8 @@ def plan(
     output: str | None,
     environment: str | None,
     no_policies: bool,
+    live: bool,
+    nameservers: tuple[str, ...],
     debug: bool,
 ) -> None:
     """Preview a stack on Pulumi's mock engine and judge it with the policy pack."""
@@ -174,6 +180,16 @@ def plan(
                 )
             except PolicyPackError as exc:
                 raise InputError(_one_line(exc)) from None
+    if live:
+        from .adopt.guard import client_for, live_violations
+        from .cliutil import input_errors
+
+        env = environment or str(the_plan.config.get("mailinfra:environment") or "dev")
+        with input_errors():
+            client = client_for(nameservers, 5.0)
+            the_plan.violations = [*the_plan.violations, *live_violations(the_plan, client, env)]
+    elif nameservers:
+        raise InputError("--nameserver is only for --live")
     with _output(output) as out:
         if fmt == "json":
             render.plan_to_json(the_plan, out)
@@ -256,6 +272,15 @@ def _attach_check_message() -> None:
 
 
 _attach_check_message()
+
+
+def _attach_adopt() -> None:
+    from .adopt.cli import adopt  # adopt a domain that already sends mail (issue 18)
+
+    main.add_command(adopt)
+
+
+_attach_adopt()
 
 
 def _attach_reports() -> None:

@@ -56,12 +56,19 @@ def input_errors(debug: bool = False) -> Iterator[None]:
         raise InputError(f"{exc.filename or ''}: {exc.strerror or exc}".strip(": ")) from None
 
 
-def make_plan(project: str, stack: str, *, debug: bool = False, on_register: Callable[[int], None] | None = None) -> Any:
-    """Run the program on the mock engine (shared by plan, zone and verify)."""
+def make_plan(
+    project: str,
+    stack: str,
+    *,
+    debug: bool = False,
+    on_register: Callable[[int], None] | None = None,
+    stack_dir: str | None = None,
+) -> Any:
+    """Run the program on the mock engine (shared by plan, zone, verify and adopt)."""
     from .engine import run_plan
 
     with input_errors(debug), contextlib.redirect_stdout(io.StringIO()) as captured:
-        plan = run_plan(project, stack, on_register=on_register)
+        plan = run_plan(project, stack, on_register=on_register, stack_dir=stack_dir)
     leaked = captured.getvalue()
     if leaked.strip():  # the program printed: keep it visible, but off stdout (reports go there)
         click.echo(leaked.rstrip(), err=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import gc
 import logging
 import os
@@ -499,15 +500,20 @@ def run_plan(
     preview: bool = True,
     organization: str | None = None,
     on_register: Callable[[int], None] | None = None,
+    stack_dir: str | None = None,
 ) -> Plan:
     """Plan `stack` of the Pulumi Python project in `project_dir` on the mock engine.
 
     `on_register(count)` (progress display) is called after each resource registration.
+    `stack_dir`: read Pulumi.<stack>.yaml from there instead (``mailinfra adopt`` plans a
+    candidate stack file without touching the user's; the URNs stay the stack's).
 
     Raises `ProjectError` for a missing/invalid Pulumi.yaml or stack file and
     `ProgramError` when the program raises.
     """
     project = load_project(project_dir)
+    if stack_dir is not None:
+        project = dataclasses.replace(project, stack_config_dir=os.path.abspath(stack_dir))
     cfg = load_stack_config(project, stack)
     ctx = contextvars.copy_context()
     return ctx.run(_execute, project, cfg, preview, organization, on_register)

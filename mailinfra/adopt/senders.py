@@ -1,0 +1,103 @@
+"""Known senders: which SPF include, DKIM selector, verification TXT or DMARC report
+address belongs to whom. The one table; adopt, its change report and ``plan --live``
+all name senders through :func:`sender_of_term` and friends.
+
+Matching is by suffix (``include:_spf.google.com``, ``include:123.spf03.hubspotemail.net``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from policies.mailinfra_policy.standards._common import normalize_host
+from policies.mailinfra_policy.standards.spf import SpfMechanism, SpfModifier
+
+__all__ = ["SENDERS", "Sender", "dkim_selectors", "report_service", "sender_of_selector", "sender_of_term", "txt_owner"]
+
+
+@dataclass(frozen=True)
+class Sender:
+    name: str
+    spf_domains: tuple[str, ...] = ()  # include targets (suffix match)
+    dkim_selectors: tuple[str, ...] = ()  # the selectors it publishes under <domain>
+    txt_prefixes: tuple[str, ...] = ()  # apex TXT it asks for (domain verification)
+
+
+SENDERS: tuple[Sender, ...] = (
+    Sender("Google Workspace", ("_spf.google.com", "_netblocks.google.com"), ("google",), ("google-site-verification=",)),
+    Sender("Microsoft 365", ("spf.protection.outlook.com",), ("selector1", "selector2"), ("ms=",)),
+    Sender("Amazon SES", ("amazonses.com",)),  # the old apex include; SES now aligns through MAIL FROM
+    Sender("Salesforce", ("_spf.salesforce.com", "exacttarget.com"), ("sf1", "sf2")),
+    Sender("HubSpot", ("hubspotemail.net",), ("hs1", "hs2")),
+    Sender("Zendesk", ("mail.zendesk.com",), ("zendesk1", "zendesk2")),
+    Sender("Mailchimp", ("servers.mcsv.net", "spf.mandrillapp.com"), ("k1", "k2", "k3")),
+    Sender("SendGrid", ("sendgrid.net",), ("s1", "s2")),
+    Sender("Mailgun", ("mailgun.org",), ("mx", "smtp")),
+    Sender("Postmark", ("spf.mtasv.net",), ("pm",)),
+    Sender("Atlassian", ("_spf.atlassian.net",), ("atlassian",), ("atlassian-domain-verification=",)),
+    Sender("Facebook", (), (), ("facebook-domain-verification=",)),
+    Sender("Apple", (), (), ("apple-domain-verification=",)),
+)
+
+# DMARC aggregate / failure report services (rua/ruf mailto domains)
+REPORT_SERVICES: tuple[tuple[str, str], ...] = (
+    ("dmarcian.com", "dmarcian"),
+    ("dmarcanalyzer.com", "DMARC Analyzer"),
+    ("valimail.com", "Valimail"),
+    ("agari.com", "Agari"),
+    ("ondmarc.com", "Red Sift OnDMARC"),
+    ("uriports.com", "URIports"),
+    ("postmarkapp.com", "Postmark DMARC"),
+    ("easydmarc.us", "EasyDMARC"),
+)
+
+
+def _under(host: str, suffix: str) -> bool:
+    return host == suffix or host.endswith("." + suffix)
+
+
+def dkim_selectors() -> tuple[str, ...]:
+    """Every selector of a known sender: what adopt asks for beside config and --selector."""
+    return tuple(dict.fromkeys(s for sender in SENDERS for s in sender.dkim_selectors))
+
+
+def sender_of_term(term: SpfMechanism | SpfModifier) -> str:
+    """Who an SPF term authorises, for messages: a known sender, else the term's own words."""
+    value = term.value if isinstance(term, SpfMechanism) else term.value
+    if isinstance(term, SpfMechanism) and term.name == "include" and value:
+        host = normalize_host(value)
+        for sender in SENDERS:
+            if any(_under(host, d) for d in sender.spf_domains):
+                return sender.name
+        return f"the sender behind {host}"
+    if isinstance(term, SpfMechanism) and term.name in ("ip4", "ip6"):
+        return f"the hosts at {value}"
+    if isinstance(term, SpfMechanism) and term.name in ("a", "mx"):
+        return f"the domain's own {term.name.upper()} hosts" if not value else f"the {term.name.upper()} hosts of {value}"
+    if isinstance(term, SpfModifier) and term.name == "redirect":
+        return f"every sender of {value}"
+    return f"what {term} authorises"
+
+
+def sender_of_selector(selector: str) -> str | None:
+    sel = selector.lower()
+    for sender in SENDERS:
+        if any(sel == s or sel.startswith(s + "-") for s in sender.dkim_selectors):
+            return sender.name
+    return None
+
+
+def txt_owner(value: str) -> str:
+    low = value.lower()
+    for sender in SENDERS:
+        if any(low.startswith(p) for p in sender.txt_prefixes):
+            return sender.name
+    return "another service"
+
+
+def report_service(uri: str) -> str:
+    host = uri.split("@", 1)[-1].split("!", 1)[0].lower() if "@" in uri else uri.lower()
+    for suffix, name in REPORT_SERVICES:
+        if _under(host, suffix):
+            return name
+    return f"the report destination {uri}"
