@@ -101,9 +101,7 @@ def _terms(text: str | None) -> dict[str, spf.SpfMechanism | spf.SpfModifier]:
 def spf_losses(name: str, live: str | None, declared: str | None) -> list[Loss]:
     """Every live SPF term that authorises a sender and that the declared record lacks."""
     have = _terms(declared)
-    return [
-        Loss(name, "spf", key, senders.sender_of_term(term)) for key, term in _terms(live).items() if key not in have
-    ]
+    return [Loss(name, "spf", key, senders.sender_of_term(term)) for key, term in _terms(live).items() if key not in have]
 
 
 def _dmarc_uris(text: str | None) -> list[tuple[str, str]]:

@@ -56,7 +56,12 @@ def _write(path: str, text: str, what: str) -> None:
 
 @click.command()
 @click.option("--domain", "domain", required=True, help="The sending domain to adopt.")
-@click.option("--stack", "-s", required=True, help="Stack name (reads Pulumi.<stack>.yaml; its mailinfra:zones must hold the domain's zone).")
+@click.option(
+    "--stack",
+    "-s",
+    required=True,
+    help="Stack name (reads Pulumi.<stack>.yaml; its mailinfra:zones must hold the domain's zone).",
+)
 @click.option("--project", type=click.Path(file_okay=False), default=None, help="Pulumi project directory (default: this repo).")
 @click.option("--nameserver", "nameservers", multiple=True, help="Send every DNS query to HOST[:PORT] (repeatable).")
 @click.option("--selector", "selectors", multiple=True, help="Also look for this DKIM selector (repeatable).")
@@ -123,7 +128,11 @@ def adopt(
         if check_ses:
             region = str(config.get("aws:region") or "us-east-1")
             ids = [r.inputs.get("emailIdentity", "") for r in plan.resources if r.type.startswith("aws:sesv2/emailIdentity:")]
-            sets_ = [r.inputs.get("configurationSetName", "") for r in plan.resources if r.type.startswith("aws:sesv2/configurationSet:")]
+            sets_ = [
+                r.inputs.get("configurationSetName", "")
+                for r in plan.resources
+                if r.type.startswith("aws:sesv2/configurationSet:")
+            ]
             found_ids, found_sets, mf, problem = ses_existing(region, ids, sets_, endpoint_url)
             ses, note = (found_ids, found_sets, mf), problem or ""
         imports = build_import(plan, changes, ses=ses, cloudflare_token=os.environ.get("CLOUDFLARE_API_TOKEN") or None)
@@ -147,7 +156,10 @@ def adopt(
                 "tlsRpt": live.tls_rpt,
                 "bimi": live.bimi,
                 "mx": list(live.mx),
-                "mailFrom": {"name": live.mail_from, **{t: list(s.values) for (n, t), s in live.sets.items() if n == live.mail_from}},
+                "mailFrom": {
+                    "name": live.mail_from,
+                    **{t: list(s.values) for (n, t), s in live.sets.items() if n == live.mail_from},
+                },
             },
             "fragment": {"mailinfra:domains": [frag.entry]},
             "kept": frag.kept,
@@ -157,7 +169,12 @@ def adopt(
             "losses": [loss.to_dict() for loss in losses],
             "import": None
             if imports is None
-            else {"file": import_file, "resources": len(imports.imported), "needsToken": imports.needs_token, "notes": imports.notes},
+            else {
+                "file": import_file,
+                "resources": len(imports.imported),
+                "needsToken": imports.needs_token,
+                "notes": imports.notes,
+            },
         }
         click.echo(json.dumps(doc, indent=2))
     else:

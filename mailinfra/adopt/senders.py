@@ -7,7 +7,9 @@ Matching is by suffix (``include:_spf.google.com``, ``include:123.spf03.hubspote
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from importlib import resources
 
 from policies.mailinfra_policy.standards._common import normalize_host
 from policies.mailinfra_policy.standards.spf import SpfMechanism, SpfModifier
@@ -23,33 +25,19 @@ class Sender:
     txt_prefixes: tuple[str, ...] = ()  # apex TXT it asks for (domain verification)
 
 
-SENDERS: tuple[Sender, ...] = (
-    Sender("Google Workspace", ("_spf.google.com", "_netblocks.google.com"), ("google",), ("google-site-verification=",)),
-    Sender("Microsoft 365", ("spf.protection.outlook.com",), ("selector1", "selector2"), ("ms=",)),
-    Sender("Amazon SES", ("amazonses.com",)),  # the old apex include; SES now aligns through MAIL FROM
-    Sender("Salesforce", ("_spf.salesforce.com", "exacttarget.com"), ("sf1", "sf2")),
-    Sender("HubSpot", ("hubspotemail.net",), ("hs1", "hs2")),
-    Sender("Zendesk", ("mail.zendesk.com",), ("zendesk1", "zendesk2")),
-    Sender("Mailchimp", ("servers.mcsv.net", "spf.mandrillapp.com"), ("k1", "k2", "k3")),
-    Sender("SendGrid", ("sendgrid.net",), ("s1", "s2")),
-    Sender("Mailgun", ("mailgun.org",), ("mx", "smtp")),
-    Sender("Postmark", ("spf.mtasv.net",), ("pm",)),
-    Sender("Atlassian", ("_spf.atlassian.net",), ("atlassian",), ("atlassian-domain-verification=",)),
-    Sender("Facebook", (), (), ("facebook-domain-verification=",)),
-    Sender("Apple", (), (), ("apple-domain-verification=",)),
-)
+def _load() -> tuple[tuple[Sender, ...], tuple[tuple[str, str], ...]]:
+    # The table is data (senders.json beside this module): host names, not config keys.
+    data = json.loads(resources.files(__package__).joinpath("senders.json").read_text(encoding="utf-8"))
+    table = tuple(
+        Sender(s["name"], tuple(s["spfDomains"]), tuple(s["dkimSelectors"]), tuple(s["txtPrefixes"])) for s in data["senders"]
+    )
+    return table, tuple((r["domain"], r["name"]) for r in data["reportServices"])
 
-# DMARC aggregate / failure report services (rua/ruf mailto domains)
-REPORT_SERVICES: tuple[tuple[str, str], ...] = (
-    ("dmarcian.com", "dmarcian"),
-    ("dmarcanalyzer.com", "DMARC Analyzer"),
-    ("valimail.com", "Valimail"),
-    ("agari.com", "Agari"),
-    ("ondmarc.com", "Red Sift OnDMARC"),
-    ("uriports.com", "URIports"),
-    ("postmarkapp.com", "Postmark DMARC"),
-    ("easydmarc.us", "EasyDMARC"),
-)
+
+# senders (SPF include targets, DKIM selectors, verification TXT) and the DMARC report
+# services (rua/ruf mailto domains). Amazon SES's apex include is the old way: SES now
+# aligns SPF through the custom MAIL FROM.
+SENDERS, REPORT_SERVICES = _load()
 
 
 def _under(host: str, suffix: str) -> bool:

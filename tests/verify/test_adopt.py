@@ -28,7 +28,11 @@ ZONES: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
     "acme.example": (
         "Z0ACM1234567890ABCDE",
         [
-            ("@", "TXT", txt_rdata("v=spf1 ip4:192.0.2.10 include:_spf.google.com include:_spf.salesforce.com include:amazonses.com -all")),
+            (
+                "@",
+                "TXT",
+                txt_rdata("v=spf1 ip4:192.0.2.10 include:_spf.google.com include:_spf.salesforce.com include:amazonses.com -all"),
+            ),
             ("@", "MX", "1 aspmx.l.google.com."),
             ("_dmarc", "TXT", txt_rdata("v=DMARC1; p=none; rua=mailto:dmarc@acme.example")),
             ("google._domainkey", "TXT", txt_rdata(f"v=DKIM1; k=rsa; p={DKIM_P}")),
@@ -222,7 +226,8 @@ def test_adopt_text_output_and_bad_domain(live, project, tmp_path):
     assert "unchanged TXT   acme.example" in res.stdout
     assert "mailinfra:domains:" in res.stdout  # the fragment, on stdout without --fragment
     res = CliRunner().invoke(
-        main, ["adopt", "--domain", "nowhere.invalid", "--stack", STACK, "--project", str(project), "--nameserver", live.nameserver]
+        main,
+        ["adopt", "--domain", "nowhere.invalid", "--stack", STACK, "--project", str(project), "--nameserver", live.nameserver],
     )
     assert res.exit_code == 2
     assert "no zone under mailinfra:zones" in res.output
