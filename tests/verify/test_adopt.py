@@ -11,12 +11,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 import yaml
 from click.testing import CliRunner
 
 from mailinfra.cli import main
 from mailinfra.cliutil import make_plan
+from tests.privacy.test_erase import endpoint  # noqa: F401 - the moto server fixture
 
 from .conftest import txt_rdata, zone_text
 
@@ -232,3 +234,32 @@ def test_adopt_text_output_and_bad_domain(live, project, tmp_path):
     assert res.exit_code == 2
     assert "no zone under mailinfra:zones" in res.output
     assert os.path.exists(project / "stacks" / f"Pulumi.{STACK}.yaml")
+
+
+def test_ses_identity_and_configuration_set_are_imported_by_name(live, project, tmp_path, monkeypatch, endpoint):  # noqa: F811 - the fixture
+    url = endpoint  # moto's server on loopback
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(key, value)
+    ses = boto3.client("sesv2", region_name="eu-west-1", endpoint_url=url)
+    ses.create_email_identity(EmailIdentity="acme.example")
+    ses.create_configuration_set(ConfigurationSetName="acme-example-relay")
+    imp = tmp_path / "import.json"
+    res = CliRunner().invoke(
+        main,
+        ["adopt", "--domain", "acme.example", "--stack", STACK, "--project", str(project), "--nameserver",
+         live.nameserver, "--format", "json", "--import-file", str(imp), "--ses", "--endpoint-url", url],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    fragment = json.loads(res.stdout)["fragment"]
+    _merge(project, fragment)
+    doc = json.loads(imp.read_text())
+    entries = {e["name"]: e for e in doc["resources"]}
+    plan = make_plan(str(project), STACK)
+    urns = {r.urn: r for r in plan.resources}
+    by_type = {e["type"]: e for e in doc["resources"] if not e.get("component")}
+    identity = by_type["aws:sesv2/emailIdentity:EmailIdentity"]
+    config_set = by_type["aws:sesv2/configurationSet:ConfigurationSet"]
+    assert identity["id"] == "acme.example" and config_set["id"] == "acme-example-relay"
+    for e in (identity, config_set):
+        assert _urn_of(e, entries) in urns
+    assert entries[identity["parent"]]["type"] == "mailinfra:relay:SesRelay"
