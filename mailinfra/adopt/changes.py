@@ -153,15 +153,36 @@ def _losses(name: str, rtype: str, live: Sequence[str], declared: Sequence[str],
     return out
 
 
+def _txt_kind(value: str) -> str:
+    """Which standard's record a TXT value is (its version tag), for one-record-per-value providers."""
+    if spf.is_spf(value):
+        return "spf"
+    if dmarc.is_dmarc(value):
+        return "dmarc"
+    head = value.split(";", 1)[0].replace(" ", "").lower()
+    return head if head in ("v=stsv1", "v=tlsrptv1", "v=bimi1", "v=dkim1") else "other"
+
+
 def compare(declared: Iterable[DeclaredRecord], sets: Mapping[tuple[str, str], LiveSet]) -> list[Change]:
     """One :class:`Change` per declared record, in the plan's order."""
     out: list[Change] = []
     for r in declared:
         name = r.name or "(known after deploy)"
-        if r.name is None or r.values is None:
+        if r.name is None:
             out.append(Change(name, r.type, "unknown", r.urn, r.provider, note="known only after deploy"))
             continue
         live = sets.get((r.name, r.type))
+        if r.values is None:  # an alias, or values from deploy: what matters is whether a set exists
+            if live is not None and live.exists:
+                note = "values known only after deploy"
+                out.append(Change(r.name, r.type, "replaced", r.urn, r.provider, live.values, None, note=note))
+            else:
+                out.append(
+                    Change(
+                        r.name, r.type, "added" if live is not None and live.status != "error" else "unknown", r.urn, r.provider
+                    )
+                )
+            continue
         values = tuple(normalize_value(r.type, v) for v in r.values)
         if live is None or live.status == "error":
             reason = live.reason if live is not None else "not read"
@@ -171,8 +192,9 @@ def compare(declared: Iterable[DeclaredRecord], sets: Mapping[tuple[str, str], L
         mine: tuple[str, ...] = live.values
         if not whole_set and r.type == "TXT":
             # the live record this resource would take over: the one of the same kind
-            same = [v for v in live.values if spf.is_spf(v) == spf.is_spf(values[0])]
-            mine = tuple(v for v in same if v in values) or tuple(same[:1] if spf.is_spf(values[0]) else ())
+            kind = _txt_kind(values[0])
+            same = [v for v in live.values if _txt_kind(v) == kind]
+            mine = tuple(v for v in same if v in values) or tuple(same[:1] if kind != "other" else ())
         if not mine:
             status = "added"
         elif sorted(mine) == sorted(values):

@@ -71,6 +71,11 @@ def _write(path: str, text: str, what: str) -> None:
 @click.option("--import-file", "import_file", type=click.Path(), default=None, help="Write the `pulumi import --file` JSON here.")
 @click.option("--ses", "check_ses", is_flag=True, help="Look up the SES identity and configuration set (boto3: AWS credentials).")
 @click.option("--endpoint-url", default=None, help="AWS API endpoint for --ses (an emulator); default: boto3's configuration.")
+@click.option(
+    "--cloudflare-api",
+    default=None,
+    help="Cloudflare API base URL for record ids (with CLOUDFLARE_API_TOKEN); default: https://api.cloudflare.com/client/v4.",
+)
 def adopt(
     domain: str,
     stack: str,
@@ -83,6 +88,7 @@ def adopt(
     import_file: str | None,
     check_ses: bool,
     endpoint_url: str | None,
+    cloudflare_api: str | None,
 ) -> None:
     """Declare a domain that already sends mail, keeping every live sender."""
     from policies.mailinfra_policy.standards._common import normalize_host, zone_for
@@ -91,7 +97,7 @@ def adopt(
     from . import senders
     from .changes import Summary
     from .guard import client_for, live_changes
-    from .importfile import build_import, ses_existing
+    from .importfile import CLOUDFLARE_API, build_import, ses_existing
     from .live import read_domain
 
     project = project or default_project()
@@ -135,7 +141,13 @@ def adopt(
             ]
             found_ids, found_sets, mf, problem = ses_existing(region, ids, sets_, endpoint_url)
             ses, note = (found_ids, found_sets, mf), problem or ""
-        imports = build_import(plan, changes, ses=ses, cloudflare_token=os.environ.get("CLOUDFLARE_API_TOKEN") or None)
+        imports = build_import(
+            plan,
+            changes,
+            ses=ses,
+            cloudflare_token=os.environ.get("CLOUDFLARE_API_TOKEN") or None,
+            cloudflare_api=cloudflare_api or CLOUDFLARE_API,
+        )
         if note:
             imports.notes.append(note)
         _write(import_file, imports.to_json(), "--import-file")
@@ -195,7 +207,7 @@ def adopt(
         lines += [f"  {k}" for k in frag.kept]
         lines += [f"note: {n}" for n in frag.notes]
         lines.append("")
-        lines.append("first `pulumi up` (TXT records):")
+        lines.append("first `pulumi up`, record by record:")
         for c in changes:
             lines.append(f"  {c.status:<9} {c.type:<5} {c.name}" + (f"  ({c.note})" if c.note else ""))
             lines += [f"    BREAKS {loss.sender}: {loss.message}" for loss in c.losses]

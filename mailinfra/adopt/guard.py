@@ -29,8 +29,8 @@ REMEDIATION = (
 
 
 def live_changes(plan: Any, client: DnsClient, domain: str | None = None) -> list[Change]:
-    """The record-by-record comparison of a plan's TXT records (all, or ``domain``'s) with live."""
-    declared = [r for r in declared_records(plan_to_dict(plan)) if r.type == "TXT"]
+    """The record-by-record comparison of a plan's DNS records (all, or ``domain``'s) with live."""
+    declared = declared_records(plan_to_dict(plan))
     if domain is not None:
         d = domain.rstrip(".").lower()
         declared = [r for r in declared if r.name is None or r.name == d or r.name.endswith("." + d)]

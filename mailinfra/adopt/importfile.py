@@ -125,7 +125,7 @@ def build_import(
             rid = None
             if cloudflare_token:
                 try:
-                    rid = _cloudflare_id(cloudflare_token, str(zone_id), c.name, c.type, c.declared or c.live, cloudflare_api)
+                    rid = _cloudflare_id(cloudflare_token, str(zone_id), c.name, c.type, c.live, cloudflare_api)
                 except (OSError, ValueError, KeyError) as exc:
                     out.notes.append(f"Cloudflare lookup of {c.name} {c.type} failed: {exc}")
             if rid is None:

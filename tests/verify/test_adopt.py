@@ -6,8 +6,11 @@ DMARC reports go to outside services; one with a site-verification TXT at the ap
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
+import threading
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -153,6 +156,9 @@ def _round_trip(project: Path, ns: str, domain: str, tmp: Path) -> tuple[dict[st
             assert change["urn"] in imported, change
     code, planned = _plan_live(project, ns)
     assert [v for v in planned["violations"] if v["policy"] == "live-sender-preserved"] == []
+    # the adopted entry (other senders' includes, the other apex TXT) passes the pack
+    mine = [v for v in planned["violations"] if domain in v["message"] or domain.replace(".", "-") in v["urn"]]
+    assert [v for v in mine if v["enforcement"] == "mandatory"] == [], mine
     return report, fragment, imports
 
 
@@ -263,3 +269,79 @@ def test_ses_identity_and_configuration_set_are_imported_by_name(live, project, 
     for e in (identity, config_set):
         assert _urn_of(e, entries) in urns
     assert entries[identity["parent"]]["type"] == "mailinfra:relay:SesRelay"
+
+
+CF_ZONE, CF_ACCOUNT = "0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210"
+DELTA = [
+    ("@", "TXT", txt_rdata("v=spf1 include:sendgrid.net -all")),
+    ("@", "TXT", txt_rdata("MS=ms1234")),
+    ("_dmarc", "TXT", txt_rdata("v=DMARC1; p=none; rua=mailto:dmarc@delta.example")),
+]
+
+
+class _CloudflareApi(http.server.BaseHTTPRequestHandler):
+    """The dns_records listing of Cloudflare's API, for one zone, on loopback."""
+
+    seen: list[str] = []
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        url = urllib.parse.urlparse(self.path)
+        query = urllib.parse.parse_qs(url.query)
+        type(self).seen.append(self.headers.get("Authorization", ""))
+        result = []
+        if url.path == f"/zones/{CF_ZONE}/dns_records" and query.get("name") == ["delta.example"]:
+            result = [
+                {"id": "rec-spf", "type": "TXT", "content": '"v=spf1 include:sendgrid.net -all"'},
+                {"id": "rec-ms", "type": "TXT", "content": '"MS=ms1234"'},
+            ]
+        elif url.path == f"/zones/{CF_ZONE}/dns_records" and query.get("name") == ["_dmarc.delta.example"]:
+            result = [{"id": "rec-dmarc", "type": "TXT", "content": '"v=DMARC1; p=none; rua=mailto:dmarc@delta.example"'}]
+        body = json.dumps({"success": True, "result": result}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_cloudflare_records_need_a_token_or_are_imported_by_id(knot, project, tmp_path, monkeypatch):
+    server = knot({"delta.example": zone_text("delta.example", DELTA)})
+    data = _load(project)
+    data["config"]["mailinfra:zones"]["delta.example"] = {"provider": "cloudflare", "zoneId": CF_ZONE, "accountId": CF_ACCOUNT}
+    _save(project, data)
+    args = ["adopt", "--domain", "delta.example", "--stack", STACK, "--project", str(project),
+            "--nameserver", server.nameserver, "--format", "json", "--import-file", str(tmp_path / "imp.json")]  # fmt: skip
+    monkeypatch.delenv("CLOUDFLARE_API_TOKEN", raising=False)
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.stdout)
+    # Cloudflare keeps one record per value: the verification TXT is not the SPF resource's to lose
+    assert report["losses"] == []
+    assert "otherTxt" in report["fragment"]["mailinfra:domains"][0]
+    assert any(n.startswith("delta.example TXT") for n in report["import"]["needsToken"])
+    assert json.loads((tmp_path / "imp.json").read_text())["resources"] == []
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _CloudflareApi)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.setenv("CLOUDFLARE_API_TOKEN", "test-token")
+        res = CliRunner().invoke(main, [*args, "--cloudflare-api", f"http://127.0.0.1:{httpd.server_address[1]}"])
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert res.exit_code == 0, res.output
+    assert "test-token" not in res.output
+    assert "Bearer test-token" in _CloudflareApi.seen
+    doc = json.loads((tmp_path / "imp.json").read_text())
+    ids = {e["id"] for e in doc["resources"] if "id" in e}
+    assert {f"{CF_ZONE}/rec-spf", f"{CF_ZONE}/rec-dmarc"} <= ids  # the live records the stack declares
+    entries = {e["name"]: e for e in doc["resources"]}
+    _merge(project, json.loads(res.stdout)["fragment"])
+    plan = make_plan(str(project), STACK)
+    urns = {r.urn for r in plan.resources}
+    for e in doc["resources"]:
+        assert _urn_of(e, entries) in urns
