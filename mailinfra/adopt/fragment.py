@@ -93,10 +93,10 @@ def _dmarc(out: dict[str, Any], live: LiveDomain, frag: Fragment) -> None:
         frag.notes.append(f"the live DMARC does not parse ({exc}): nothing kept from it")
         return
     cfg = out.setdefault("dmarc", {})
-    if "policy" not in cfg and record.p is not None:
+    if "policy" not in cfg and record.p in dmarc.POLICIES:
         cfg["policy"] = record.p  # the first deploy keeps the live policy; tighten in a later change
         frag.kept.append(f"DMARC p={record.p}")
-    if record.sp is not None:
+    if record.sp in dmarc.POLICIES:
         cfg.setdefault("subdomainPolicy", record.sp)
     if record.testing:
         cfg.setdefault("testing", True)
@@ -132,11 +132,13 @@ def build_entry(live: LiveDomain, existing: Mapping[str, Any] | None, *, own_sel
     if live.tls_rpt is not None:
         try:
             rua = list(tlsrpt.parse_tlsrpt(live.tls_rpt).rua)
-        except StandardError:
+        except StandardError as exc:
             rua = []
-        t = out.setdefault("tlsRpt", {})
-        for uri in rua:
-            _add(t.setdefault("rua", []), uri)
+            frag.notes.append(f"the live TLS-RPT record does not parse ({exc}): not kept")
+        if rua:
+            t = out.setdefault("tlsRpt", {})
+            for uri in rua:
+                _add(t.setdefault("rua", []), uri)
     if "tlsRpt" not in out:
         out["tlsRpt"] = {"rua": [f"mailto:tls-reports@{live.domain}"]}
         frag.notes.append(f"no TLS-RPT live: tlsRpt.rua set to mailto:tls-reports@{live.domain} (review)")

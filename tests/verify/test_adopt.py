@@ -345,3 +345,31 @@ def test_cloudflare_records_need_a_token_or_are_imported_by_id(knot, project, tm
     urns = {r.urn for r in plan.resources}
     for e in doc["resources"]:
         assert _urn_of(e, entries) in urns
+
+
+def test_terms_the_config_cannot_say_are_notes_and_losses_not_crashes(knot, project, tmp_path):
+    odd = [
+        ("@", "TXT", txt_rdata("v=spf1 a:relay.echo.example exists:%{i}._spf.echo.example include:_spf.google.com ?all")),
+        ("_dmarc", "TXT", txt_rdata("v=DMARC1; p=bogus; rua=mailto:d@echo.example; pct=50")),
+        ("_smtp._tls", "TXT", txt_rdata("v=TLSRPTv1; rua=nonsense")),
+    ]
+    server = knot({"echo.example": zone_text("echo.example", odd)})
+    data = _load(project)
+    data["config"]["mailinfra:zones"]["echo.example"] = {"provider": "route53", "zoneId": "Z0ECH1234567890ABCDE"}
+    _save(project, data)
+    res = CliRunner().invoke(
+        main,
+        ["adopt", "--domain", "echo.example", "--stack", STACK, "--project", str(project),
+         "--nameserver", server.nameserver, "--format", "json"],
+    )  # fmt: skip
+    assert res.exit_code == 1, res.output  # the terms it cannot keep would be lost: said, not hidden
+    report = json.loads(res.stdout)
+    notes = " ".join(report["notes"])
+    assert "a:relay.echo.example" in notes and "exists:%{i}._spf.echo.example" in notes and "?all" in notes
+    lost = {x["term"] for x in report["losses"]}
+    assert {"a:relay.echo.example", "exists:%{i}._spf.echo.example"} <= lost
+    assert "include:_spf.google.com" not in lost
+    entry = report["fragment"]["mailinfra:domains"][0]
+    assert entry["spf"]["all"] == "~"
+    assert "the live DMARC does not parse" in notes and "policy" not in entry.get("dmarc", {})
+    assert "the live TLS-RPT record does not parse" in notes
