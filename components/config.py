@@ -32,7 +32,7 @@ from policies.mailinfra_policy.standards import bimi, dkim, dmarc, mtasts, spf, 
 from policies.mailinfra_policy.standards._common import ENVIRONMENTS, in_zone, is_hostname, normalize_host, zone_for
 from policies.mailinfra_policy.standards._uris import address_domain, https_host, mailto_domain
 from policies.mailinfra_policy import providers
-from policies.mailinfra_policy.standards import aws, intake, privacy
+from policies.mailinfra_policy.standards import aws, intake, privacy, quotas
 from policies.mailinfra_policy.standards import dnsbl
 from policies.mailinfra_policy.standards.aws import LOG_RETENTION_DAYS, is_aws_region
 from policies.mailinfra_policy.standards.errors import InputError, StandardError
@@ -349,6 +349,8 @@ class StackConfig:
     zones: tuple[ZoneConfig, ...] = ()
     non_sending_names: tuple[str, ...] = ()
     account_id: str = "123456789012"
+    # quota key -> the value AWS granted this account (mailinfra:quotas; standards/quotas.py)
+    quotas: Mapping[str, int] = field(default_factory=dict)
     # config keys ("mailinfra:compliance") read from ``secure:`` values: errors never show them
     secret_keys: frozenset[str] = frozenset()
 
@@ -388,7 +390,7 @@ class StackConfig:
 # tuples to _Obj (which refuses any other key), and config_keys() lists them: one list.
 TOP_KEYS = (
     "environment", "owner", "dataClassification", "accountId", "zones", "domains", "domainDefaults",
-    "keys", "network", "compliance", "relay", "nonSendingNames", "events", "reputation", "reports",
+    "keys", "network", "compliance", "relay", "nonSendingNames", "events", "reputation", "reports", "quotas",
 )  # fmt: skip
 ZONE_KEYS = ("provider", "zoneId", "accountId", "dnssec")
 DOMAIN_KEYS = (
@@ -414,6 +416,7 @@ EVENTS_KEYS = ("tracking", "archiveRetentionDays")
 TRACKING_KEYS = ("open", "click", "consentRecorded")
 REPUTATION_KEYS = ("bounceWarning", "bounceCritical", "complaintWarning", "complaintCritical")
 REPORTS_KEYS = ("enabled", "domain", "retentionDays")
+QUOTAS_KEYS = quotas.KEYS  # the quotas of standards/quotas.py, by their config key
 
 # Where each section sits: "<zone>" stands for any zone name, "[]" for any list index.
 SECTIONS: Mapping[str, tuple[str, ...]] = {
@@ -436,6 +439,7 @@ SECTIONS: Mapping[str, tuple[str, ...]] = {
     f"{NAMESPACE}:events.tracking": TRACKING_KEYS,
     f"{NAMESPACE}:reputation": REPUTATION_KEYS,
     f"{NAMESPACE}:reports": REPORTS_KEYS,
+    f"{NAMESPACE}:quotas": QUOTAS_KEYS,
 }
 OTHER_KEYS = ("aws:region",)  # read from another namespace
 
@@ -1145,6 +1149,18 @@ def _reports(path: str, raw: Any, zones: Mapping[str, ZoneConfig], region: str) 
     )
 
 
+def _quotas(path: str, raw: Any) -> dict[str, int]:
+    """Quota values AWS granted the account (standards/quotas.py checks each one)."""
+    o = _Obj(path, raw, QUOTAS_KEYS)
+    out: dict[str, int] = {}
+    for key, value in o.raw.items():
+        try:
+            out[key] = quotas.check_value(key, value)
+        except quotas.QuotaError as exc:
+            raise ConfigError(o.sub(key), value, _standard_reason(exc)) from None
+    return out
+
+
 def _report_defaults(raw: Any, reports: ReportsConfig | None) -> Any:
     """A domain's DMARC rua and TLS-RPT rua default to the stack's report intake."""
     if reports is None or not isinstance(raw, Mapping):
@@ -1246,6 +1262,7 @@ def _parse(raw: Mapping[str, Any], *, stack: str, region: str | None) -> StackCo
         reports=reports,
         zones=tuple(zones.values()),
         non_sending_names=non_sending,
+        quotas=_quotas(o.sub("quotas"), o.get("quotas", {})),
     )
 
 

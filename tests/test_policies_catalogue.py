@@ -18,6 +18,7 @@ from policies.mailinfra_policy import ALL, LEVELS, REMEDIATION, SEVERITY
 from policies.mailinfra_policy.standards import txt
 from tests.policy_cases_events import CASES as EVENTS_CASES
 from tests.policy_cases_privacy import CASES as PRIVACY_CASES
+from tests.policy_cases_quotas import CASES as QUOTAS_CASES
 from tests.test_policies_helpers import (
     UNKNOWN,
     make_plan,
@@ -535,6 +536,7 @@ CASES: dict[str, dict[str, Any]] = {
 }
 CASES.update(EVENTS_CASES)  # the feedback-loop rules (policies/mailinfra_policy/events.py)
 CASES.update(PRIVACY_CASES)  # the privacy rules (policies/mailinfra_policy/privacy.py)
+CASES.update(QUOTAS_CASES)  # the quota budget (policies/mailinfra_policy/quotas.py)
 
 BY_NAME = {p.name: p for p in ALL}
 
