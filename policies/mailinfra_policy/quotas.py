@@ -58,6 +58,13 @@ def _hosted_zones(view: StackView) -> int:
     return created + len(used)
 
 
+def _is_stated(quota: std.Quota, stated: dict[str, Any]) -> bool:
+    try:
+        return quota.key in stated and std.check_value(quota.key, stated[quota.key]) > 0
+    except std.QuotaError:
+        return False
+
+
 def _where(quota: std.Quota, scope: str) -> str:
     return "" if quota.scope == std.ACCOUNT else f" in {quota.scope} {scope}"
 
@@ -78,13 +85,16 @@ def _budget(args: StackValidationArgs, cfg: dict[str, Any]) -> Iterator[tuple[st
             if quota.adjustable:
                 source = (
                     f"the quota stated in mailinfra:quotas.{quota.key} ({quota_limit})"
-                    if quota_limit != quota.default
+                    if _is_stated(quota, stated)
                     else f"AWS's default of {quota.default}"
                 )
                 fix = f"request an increase and state it in mailinfra:quotas.{quota.key}, or spread the fleet over accounts"
             else:
                 source, fix = f"the fixed quota of {quota.default}", "it cannot be raised"
-            urn = next((r.urn for r in members if _scope(quota, r, view.props[r.urn]) == scope), None)
+            # the first resource past the quota (a hosted zone's SOA and NS come first)
+            in_scope = [r.urn for r in members if _scope(quota, r, view.props[r.urn]) == scope]
+            past = quota_limit - (std.ROUTE53_ZONE_RECORDS_OVERHEAD if quota.scope == std.HOSTED_ZONE else 0)
+            urn = in_scope[max(past, 0)] if len(in_scope) > max(past, 0) else None
             yield (
                 f"{quota.name}: the stack declares {n}{_where(quota, scope)}, over {source} ({quota.url}); {fix}",
                 urn,
