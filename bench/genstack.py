@@ -63,6 +63,8 @@ config:
       mx: [inbound-smtp.eu-west-1.amazonaws.com]
     tlsRpt:
       rua: [mailto:tls-reports@ops.example.net]
+    smtp:
+      system: platform  # one set of SMTP credentials for the sending platform, not one per domain
 """
 
 

@@ -53,6 +53,7 @@ NAMESPACE = "mailinfra"
 PROVIDERS = providers.NAMES  # the DNS provider adapters (one per provider)
 # An SMTP access-key generation label (it names the key's secret); SmtpAccessArgs checks it too.
 KEY_GENERATION = re.compile(r"[a-z0-9][a-z0-9-]{0,15}\Z")
+SENDING_SYSTEM = re.compile(r"[a-z0-9][a-z0-9-]{0,31}\Z")  # part of the IAM user and secret names
 SMTP_PORTS = (587, 465, 2587)
 
 # Environment presets: dev monitors, staging quarantines, prod rejects.
@@ -218,6 +219,8 @@ class SmtpConfig:
     key_generations: tuple[str, ...] = ("1",)
     active_key: str | None = None
     port: int = 587
+    # the sending system whose credentials the domain shares (None: its own, per domain)
+    system: str | None = None
 
 
 @dataclass(frozen=True)
@@ -404,7 +407,7 @@ DMARC_KEYS = ("policy", "subdomainPolicy", "nonexistentPolicy", "adkim", "aspf",
 MTA_STS_KEYS = ("mode", "maxAge", "mx", "enabled")
 TLS_RPT_KEYS = ("rua",)
 BIMI_KEYS = ("logo", "authority", "selector")
-SMTP_KEYS = ("keyGenerations", "activeKey", "port")
+SMTP_KEYS = ("keyGenerations", "activeKey", "port", "system")
 KEYS_KEYS = ("admins", "users", "rotationDays", "deletionWindowDays", "perDomain", "alertEmail", "alias")
 NETWORK_KEYS = ("vpcId", "subnetIds", "vpcCidr", "allowedCidrs", "ports")
 COMPLIANCE_KEYS = (
@@ -853,7 +856,35 @@ def _smtp(path: str, raw: Any) -> SmtpConfig:
     port = _int(o.sub("port"), o.get("port", 587), 1, 65535)
     if port not in SMTP_PORTS:
         raise ConfigError(o.sub("port"), port, f"must be an SMTP submission port ({', '.join(map(str, SMTP_PORTS))})")
-    return SmtpConfig(key_generations=gens, active_key=active, port=port)
+    system = None
+    if o.has("system"):
+        system = _str(
+            o.sub("system"),
+            o.get("system"),
+            test=lambda v: SENDING_SYSTEM.match(v) is not None,
+            what="a sending system name (1-32 lowercase letters, digits, inner hyphens)",
+        )
+    return SmtpConfig(key_generations=gens, active_key=active, port=port, system=system)
+
+
+def _same_smtp_per_system(path: str, domains: Sequence[DomainConfig]) -> None:
+    """Domains that share a sending system's credentials share its key generations and port."""
+    first: dict[str, tuple[int, DomainConfig]] = {}
+    for i, d in enumerate(domains):
+        if d.smtp.system is None:
+            continue
+        j, other = first.setdefault(d.smtp.system, (i, d))
+        if other.smtp == d.smtp:
+            continue
+        for key, attr in (("keyGenerations", "key_generations"), ("activeKey", "active_key"), ("port", "port")):
+            mine, theirs = getattr(d.smtp, attr), getattr(other.smtp, attr)
+            if mine != theirs:
+                raise ConfigError(
+                    f"{domain_path(i, d.name)}.smtp.{key}",
+                    list(mine) if isinstance(mine, tuple) else mine,
+                    f"differs from {other.name} (domains[{j}]), which shares sending system {d.smtp.system!r}: "
+                    "one set of credentials has one value",
+                )
 
 
 def _merge(base: Any, override: Any) -> Any:
@@ -1227,6 +1258,7 @@ def _parse(raw: Mapping[str, Any], *, stack: str, region: str | None) -> StackCo
         if d.name in seen:
             raise ConfigError(f"{o.sub('domains')}[{i}].name", d.name, "is declared twice")
         seen.add(d.name)
+    _same_smtp_per_system(o.sub("domains"), domains)
 
     compliance = _compliance(o.sub("compliance"), o.require("compliance"))
     if compliance.allowed_regions and region not in compliance.allowed_regions:

@@ -140,17 +140,21 @@ class SendingDomain(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        smtp = SmtpAccess(
-            f"{name}-smtp",
-            wiring.smtp_args(
-                d,
-                s,
-                identity_arn=relay.identity_arn,
-                configuration_set_arn=relay.configuration_set_arn,
-                secret_factory=lambda n, v, desc: args.keystore.secret(n, v, desc).arn,
-            ),
-            opts=child,
-        )
+        # A domain of a sending system (smtp.system) shares that system's credentials, which
+        # MailStack declares once the system's identities exist.
+        smtp = None
+        if d.smtp.system is None:
+            smtp = SmtpAccess(
+                f"{name}-smtp",
+                wiring.smtp_args(
+                    d,
+                    s,
+                    identity_arn=relay.identity_arn,
+                    configuration_set_arn=relay.configuration_set_arn,
+                    secret_factory=lambda n, v, desc: args.keystore.secret(n, v, desc).arn,
+                ),
+                opts=child,
+            )
         hosting = None
         if sts is not None:
             hosting = MtaStsHosting(f"{name}-mta-sts", wiring.hosting_args(d, s, sts, args.certificate_provider), opts=child)
@@ -162,8 +166,8 @@ class SendingDomain(pulumi.ComponentResource):
         self.byodkim = byo
         self.mta_sts = sts
         self.published = {r.name + "/" + r.type: list(r.values) for r in records + own_zone_auth}
-        self.smtp_endpoint = smtp.smtp_endpoint
-        self.smtp_secret_arn = smtp.secret_arn
+        self.smtp_endpoint = relay.smtp_endpoint
+        self.smtp_secret_arn: pulumi.Output[str] | None = smtp.secret_arn if smtp else None
         self.dkim_secret_arns = {sel: sec.arn for sel, sec in (byo.secrets.items() if byo else [])}
         self.register_outputs(
             {

@@ -21,7 +21,7 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -31,6 +31,7 @@ from pulumi import Input, Output, ResourceOptions
 
 from components.config import KEY_GENERATION
 from policies.mailinfra_policy.standards import aws as aws_std
+from policies.mailinfra_policy.standards import quotas
 from components.relay import check_domain, check_region, check_tags, smtp_endpoint_for
 from components.errors import ArgsError
 
@@ -54,7 +55,7 @@ _VERSION = 0x04
 
 SMTP_PORTS: frozenset[int] = frozenset({25, 465, 587, 2465, 2587})
 SEND_ACTIONS: tuple[str, ...] = aws_std.SES_SEND_ACTIONS
-MAX_ACCESS_KEYS = 2  # IAM quota per user
+MAX_ACCESS_KEYS = quotas.BY_KEY["iamAccessKeysPerUser"].default  # IAM's fixed quota per user
 
 SecretFactory = Callable[[str, Output[str], str], Any]
 """(name, secret value Output, description) -> the Secrets Manager secret's ARN (Input[str])
@@ -90,11 +91,14 @@ def smtp_password_from_secret_key(secret_access_key: str, region: str) -> str:
     return base64.b64encode(bytes([_VERSION]) + signature).decode("ascii")
 
 
-def send_policy_document(domain: str, resource_arns: list[str]) -> str:
-    """The only statement SMTP users get: send, on these ARNs, from addresses of `domain`."""
+def send_policy_document(domain: str | Sequence[str], resource_arns: list[str]) -> str:
+    """The only statement SMTP users get: send, on these ARNs, from addresses of `domain`
+    (or of each of several domains: a sending system's credentials)."""
+    domains = [domain] if isinstance(domain, str) else list(domain)
     arns = sorted(set(resource_arns))
     if not arns or any(not a.startswith("arn:") or "*" in a for a in arns):
         raise SmtpArgsError("resource_arns", arns, "must be explicit ARNs without wildcards")
+    froms = [f"*@{d}" for d in domains]
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -104,7 +108,7 @@ def send_policy_document(domain: str, resource_arns: list[str]) -> str:
                     "Effect": "Allow",
                     "Action": list(SEND_ACTIONS),
                     "Resource": arns,
-                    "Condition": {"StringLike": {"ses:FromAddress": f"*@{domain}"}},
+                    "Condition": {"StringLike": {"ses:FromAddress": froms[0] if len(froms) == 1 else froms}},
                 }
             ],
         },
@@ -125,9 +129,18 @@ class SmtpAccessArgs:
     key_generations: tuple[str, ...] = ("1",)
     active_key: str | None = None  # None: the last of key_generations
     tags: Mapping[str, str] = field(default_factory=dict)
+    # a sending system's credentials send for more domains than `domain`: their names and
+    # the ARNs (identities, configuration sets) they send on
+    system: str | None = None
+    extra_domains: tuple[str, ...] = ()
+    extra_resource_arns: tuple[Input[str], ...] = ()
 
     def __post_init__(self) -> None:
         check_domain("domain", self.domain, SmtpArgsError)
+        for extra in self.extra_domains:
+            check_domain("extra_domains", extra, SmtpArgsError)
+        if self.extra_domains and self.system is None:
+            raise SmtpArgsError("system", None, "must name the sending system whose credentials serve several domains")
         check_region("region", self.region, SmtpArgsError)
         for argument in ("identity_arn", "configuration_set_arn"):
             value = getattr(self, argument)
@@ -165,6 +178,10 @@ class SmtpAccessArgs:
     def smtp_endpoint(self) -> str:
         return smtp_endpoint_for(self.region)
 
+    @property
+    def domains(self) -> tuple[str, ...]:
+        return (self.domain, *self.extra_domains)
+
 
 class SmtpAccess(pulumi.ComponentResource):
     """Send-only IAM credentials for the SES SMTP interface, stored in Secrets Manager."""
@@ -183,10 +200,11 @@ class SmtpAccess(pulumi.ComponentResource):
         arns: list[Input[str]] = [args.identity_arn]
         if args.configuration_set_arn is not None:
             arns.append(args.configuration_set_arn)
+        arns.extend(args.extra_resource_arns)
         aws.iam.UserPolicy(
             f"{name}-send-only",
             user=user.name,
-            policy=Output.all(*arns).apply(lambda resolved: send_policy_document(args.domain, list(resolved))),
+            policy=Output.all(*arns).apply(lambda resolved: send_policy_document(args.domains, list(resolved))),
             opts=child,
         )
         # one AccessKey per generation (at most two): rotation = add, swap, delete
@@ -211,7 +229,12 @@ class SmtpAccess(pulumi.ComponentResource):
         stored = args.secret_factory(
             secret_slug(f"{name}-credentials"),
             credentials,
-            f"SES SMTP credentials for {args.domain} ({args.smtp_endpoint}:{args.port})",
+            (
+                f"SES SMTP credentials for sending system {args.system} ({len(args.domains)} domains)"
+                if args.system
+                else f"SES SMTP credentials for {args.domain}"
+            )
+            + f" ({args.smtp_endpoint}:{args.port})",
         )
         # KeyStore.secret returns the Secret resource; a plain factory may return the ARN
         self.secret_arn = cast(Any, stored).arn if isinstance(stored, pulumi.CustomResource) else Output.from_input(stored)

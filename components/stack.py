@@ -4,6 +4,8 @@
 - the Firewall (SES SMTP endpoint rules, Cloudflare zone TLS settings);
 - the bounded-retention log group of the SES events;
 - one SendingDomain per domain;
+- SMTP credentials per sending system (``smtp.system``), shared by its domains; a domain
+  without one keeps its own (SendingDomain's SmtpAccess);
 - the records this stack owns in its zones for others: DMARC report authorisations
   handed back by the domains and the null sender records (SPF ``-all``, DMARC reject)
   of ``nonSendingNames``, one AuthRecords per zone;
@@ -38,6 +40,7 @@ from .firewall import Firewall
 from .keystore import KeyStore
 from .records import DnsRecord, null_sender_records
 from .reputation import ReputationAlarms
+from .smtp import SmtpAccess
 
 __all__ = ["TYPE", "MailStack"]
 
@@ -85,6 +88,7 @@ class MailStack(pulumi.ComponentResource):
         foreign: dict[str, list[DnsRecord]] = {z.name: [] for z in cfg.zones}
         topics = wiring.topics_by_domain(cfg)
         domains: dict[str, dict[str, Any]] = {}
+        built: dict[str, SendingDomain] = {}
         for d in cfg.domains:
             keys = shared_keys or KeyStore(f"keys-{d.slug}", wiring.keystore_args(cfg, wiring.keystore_alias(cfg, d)), opts=child)
             domain = SendingDomain(
@@ -99,6 +103,7 @@ class MailStack(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
+            built[d.name] = domain
             for zone_name, record in domain.foreign_records:
                 foreign[zone_name].append(record)
             domains[d.name] = {
@@ -116,6 +121,22 @@ class MailStack(pulumi.ComponentResource):
         # DMARC / TLS-RPT report intake; stack-wide, under the stack's key (one is made for
         # them when keys are per domain) and notifying through its encrypted alarm topic.
         feedback_keys = shared_keys or KeyStore("keys", wiring.keystore_args(cfg, wiring.keystore_alias(cfg, None)), opts=child)
+        # SMTP credentials per sending system (domains with smtp.system), under the stack's key.
+        relays = {d.name: built[d.name].relay for d in cfg.domains}
+        for system in wiring.smtp_systems(cfg):
+            access = SmtpAccess(
+                system.name,
+                wiring.system_smtp_args(
+                    system,
+                    cfg,
+                    identity_arns={n: r.identity_arn for n, r in relays.items()},
+                    configuration_set_arns={n: r.configuration_set_arn for n, r in relays.items()},
+                    secret_factory=lambda n, v, desc: feedback_keys.secret(n, v, desc).arn,
+                ),
+                opts=child,
+            )
+            for member in system.domains:
+                domains[member.name]["smtpSecretArn"] = access.secret_arn
         sets = wiring.configuration_sets(cfg, {name: info["configurationSet"] for name, info in domains.items()})
         events = SesEvents(
             "events",

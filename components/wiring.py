@@ -13,11 +13,13 @@ The records a domain declares before deploy (:func:`static_records`,
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pulumi
 
+from policies.mailinfra_policy.standards import quotas
 from policies.mailinfra_policy.standards.errors import StandardError
 
 from . import records as rec
@@ -33,7 +35,7 @@ from .mtasts_hosting import MtaStsHostingArgs
 from .records import DnsRecord, RecordError
 from .relay import ByodkimSigning, ContactTopic, SesRelayArgs
 from .reputation import ReputationAlarmsArgs
-from .smtp import SmtpAccessArgs
+from .smtp import SmtpAccessArgs, send_policy_document
 
 
 def dmarc_of(d: DomainConfig) -> DnsRecord:
@@ -260,6 +262,81 @@ def smtp_args(
     )
 
 
+@dataclass(frozen=True)
+class SmtpSystem:
+    """One set of SMTP credentials (an IAM user) that a sending system shares among domains.
+
+    A system's domains are split, in config order, into as many users as IAM's limit on a
+    user's inline policy needs (``smtp-<system>``, ``smtp-<system>-2``, ...): append new
+    domains at the end of ``mailinfra:domains`` so existing credentials keep their domains.
+    """
+
+    name: str  # resource name of its SmtpAccess
+    system: str
+    domains: tuple[DomainConfig, ...]
+
+
+# The longest partition name, so an estimated ARN is never shorter than the real one.
+_PARTITION = "aws-us-gov"
+
+
+def _send_arns(d: DomainConfig, cfg: StackConfig) -> list[str]:
+    """The identity and configuration-set ARNs a domain's mail is sent on, as SES names them."""
+    from .relay import _ses_name
+
+    base = f"arn:{_PARTITION}:ses:{cfg.region}:{cfg.account_id}"
+    return [f"{base}:identity/{d.name}", f"{base}:configuration-set/{_ses_name(f'{d.slug}-relay')}"]
+
+
+def _policy_chars(domains: list[DomainConfig], cfg: StackConfig) -> int:
+    arns = [a for d in domains for a in _send_arns(d, cfg)]
+    return len("".join(send_policy_document([d.name for d in domains], arns).split()))
+
+
+def smtp_systems(cfg: StackConfig) -> tuple[SmtpSystem, ...]:
+    """The shared SMTP credentials of the stack: domains with ``smtp.system``, grouped."""
+    by_system: dict[str, list[DomainConfig]] = {}
+    for d in cfg.domains:
+        if d.smtp.system is not None:
+            by_system.setdefault(d.smtp.system, []).append(d)
+    out: list[SmtpSystem] = []
+    for system, members in by_system.items():
+        chunks: list[list[DomainConfig]] = [[]]
+        for d in members:
+            if chunks[-1] and _policy_chars([*chunks[-1], d], cfg) > quotas.IAM_USER_INLINE_POLICY_CHARS:
+                chunks.append([])
+            chunks[-1].append(d)
+        for i, chunk in enumerate(chunks):
+            out.append(SmtpSystem(f"smtp-{system}" + (f"-{i + 1}" if i else ""), system, tuple(chunk)))
+    return tuple(out)
+
+
+def system_smtp_args(
+    s: SmtpSystem,
+    cfg: StackConfig,
+    *,
+    identity_arns: Mapping[str, pulumi.Input[str]],
+    configuration_set_arns: Mapping[str, pulumi.Input[str]],
+    secret_factory: Callable[[str, Any, str], Any],
+) -> SmtpAccessArgs:
+    """The args of a sending system's SmtpAccess: send for each of its domains, from its domains."""
+    first, *more = s.domains
+    return SmtpAccessArgs(
+        domain=first.name,
+        region=cfg.region,
+        identity_arn=identity_arns[first.name],
+        configuration_set_arn=configuration_set_arns[first.name],
+        secret_factory=secret_factory,
+        key_generations=first.smtp.key_generations,
+        active_key=first.smtp.active_key,
+        port=first.smtp.port,
+        tags=cfg.tags,
+        system=s.system,
+        extra_domains=tuple(d.name for d in more),
+        extra_resource_arns=tuple(a for d in more for a in (identity_arns[d.name], configuration_set_arns[d.name])),
+    )
+
+
 def hosting_args(
     d: DomainConfig, cfg: StackConfig, sts: rec.MtaSts, certificate_provider: pulumi.ProviderResource | None
 ) -> MtaStsHostingArgs:
@@ -427,7 +504,13 @@ def preflight(cfg: StackConfig) -> None:
             signing = ByodkimSigning(selector=byo.plan().signing, private_key="preflight") if byo else None
             relay_args(d, cfg, kms_key_arn=placeholder, byodkim=signing, topics=topics.get(d.name, ()))
             identity = f"arn:aws:ses:{cfg.region}:{cfg.account_id}:identity/{d.name}"
-            smtp_args(d, cfg, identity_arn=identity, configuration_set_arn=identity, secret_factory=lambda *a: placeholder)
+            if d.smtp.system is None:
+                smtp_args(d, cfg, identity_arn=identity, configuration_set_arn=identity, secret_factory=lambda *a: placeholder)
         if sts is not None:
             with _stack_keys(cfg, {**keys, **_zone_keys(cfg, d.zone)}):
                 hosting_args(d, cfg, sts, None)
+    for system in smtp_systems(cfg):
+        i = cfg.domains.index(system.domains[0])
+        with _stack_keys(cfg, _domain_keys(cfg, i), cfg.domain_path(i)):
+            arns = {d.name: f"arn:aws:ses:{cfg.region}:{cfg.account_id}:identity/{d.name}" for d in system.domains}
+            system_smtp_args(system, cfg, identity_arns=arns, configuration_set_arns=arns, secret_factory=lambda *a: placeholder)

@@ -24,6 +24,7 @@ API:
     over(counts, limit) -> list[(scope, count)]
     count_by(scopes) -> dict[scope, count]      # None scopes (unknown to the plan) are not counted
     ROUTE53_ZONE_RECORDS_OVERHEAD = 2       # the SOA and NS records every hosted zone has
+    IAM_USER_INLINE_POLICY_CHARS = 2048     # a user's inline policies, whitespace not counted
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ __all__ = [
     "ACCOUNT",
     "BY_KEY",
     "HOSTED_ZONE",
+    "IAM_USER_INLINE_POLICY_CHARS",
     "IAM_USER",
     "KEYS",
     "MAX_STATED",
@@ -62,6 +64,10 @@ SCOPES = (ACCOUNT, REGION, HOSTED_ZONE, IAM_USER)
 
 MAX_STATED = 10**9  # a sanity bound on a stated quota, far above anything AWS grants
 ROUTE53_ZONE_RECORDS_OVERHEAD = 2  # every hosted zone holds its SOA and NS record sets, which count
+# IAM: the inline policies of one user, together, at most 2,048 characters (whitespace not
+# counted; the IAM quotas page, "IAM and AWS STS quotas"): bounds how many domains one
+# sending system's SMTP user can send for.
+IAM_USER_INLINE_POLICY_CHARS = 2_048
 
 _CLOUDFRONT = "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html"
 _ROUTE53 = "https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/DNSLimitations.html"
