@@ -65,6 +65,7 @@ config:
       rua: [mailto:tls-reports@ops.example.net]
     smtp:
       system: platform  # one set of SMTP credentials for the sending platform, not one per domain
+    configurationSet: shared  # one configuration set and event topic; a domain that needs isolation says own
 """
 
 

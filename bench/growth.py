@@ -37,7 +37,20 @@ def count(n: int, genstack: str, workdir: str) -> collections.Counter[str]:
     _genstack(genstack).make_project(n, project)
     out = os.path.join(workdir, f"plan{n}.json")
     proc = subprocess.run(
-        [sys.executable, "-m", "mailinfra.cli", "plan", "--project", project, "--stack", "bench", "--format", "json", "--output", out],
+        [
+            sys.executable,
+            "-m",
+            "mailinfra.cli",
+            "plan",
+            "--project",
+            project,
+            "--stack",
+            "bench",
+            "--format",
+            "json",
+            "--output",
+            out,
+        ],
         capture_output=True,
         text=True,
     )
@@ -65,7 +78,7 @@ def main() -> None:
         fixed = small[type_] - per * args.small
         rows.append((type_, per, fixed))
     total_per = sum(r[1] for r in rows)
-    print(f"| resource type | per domain | fixed |\n|---|---|---|")
+    print("| resource type | per domain | fixed |\n|---|---|---|")
     for type_, per, fixed in sorted(rows, key=lambda r: (-r[1], r[0])):
         print(f"| `{type_}` | {per:g} | {fixed:g} |")
     print(f"| **all** | **{total_per:g}** | **{sum(r[2] for r in rows):g}** |")

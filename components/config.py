@@ -55,6 +55,7 @@ PROVIDERS = providers.NAMES  # the DNS provider adapters (one per provider)
 KEY_GENERATION = re.compile(r"[a-z0-9][a-z0-9-]{0,15}\Z")
 SENDING_SYSTEM = re.compile(r"[a-z0-9][a-z0-9-]{0,31}\Z")  # part of the IAM user and secret names
 SMTP_PORTS = (587, 465, 2587)
+CONFIGURATION_SETS = ("own", "shared")
 
 # Environment presets: dev monitors, staging quarantines, prod rejects.
 DMARC_PRESET = {"dev": "none", "staging": "quarantine", "prod": "reject"}
@@ -243,6 +244,9 @@ class DomainConfig:
     # TXT values of other purposes at the domain name (site verifications): Route53 keeps
     # one record set per name and type, so the SPF resource must carry them or replace them
     other_txt: tuple[str, ...] = ()
+    # "own": the domain's own configuration set and event topic (isolated reputation metrics,
+    # alarms, IP pool); "shared": the stack's one shared set (components/relay.py)
+    configuration_set: str = "own"
 
     @property
     def provider(self) -> str:
@@ -398,7 +402,7 @@ TOP_KEYS = (
 ZONE_KEYS = ("provider", "zoneId", "accountId", "dnssec")
 DOMAIN_KEYS = (
     "name", "zone", "spf", "dkim", "dmarc", "mtaSts", "tlsRpt", "bimi", "mailFrom", "marketing", "ttl",
-    "contactTopics", "mxHosts", "dedicatedIpPool", "smtp", "otherTxt",
+    "contactTopics", "mxHosts", "dedicatedIpPool", "smtp", "otherTxt", "configurationSet",
 )  # fmt: skip
 SPF_KEYS = ("includes", "ip4", "ip6", "a", "mx", "all")
 DKIM_KEYS = ("mode", "selectors", "overlapDays", "foreignSelectors")
@@ -887,6 +891,15 @@ def _same_smtp_per_system(path: str, domains: Sequence[DomainConfig]) -> None:
                 )
 
 
+def _configuration_set_choice(o: _Obj) -> str:
+    choice = _choice(o.sub("configurationSet"), o.get("configurationSet", "own"), CONFIGURATION_SETS)
+    if choice == "shared" and _bool(o.sub("dedicatedIpPool"), o.get("dedicatedIpPool", False)):
+        raise ConfigError(
+            o.sub("configurationSet"), choice, "a dedicated IP pool belongs to a configuration set: the domain needs its own"
+        )
+    return choice
+
+
 def _merge(base: Any, override: Any) -> Any:
     if isinstance(base, Mapping) and isinstance(override, Mapping):
         out = dict(base)
@@ -967,6 +980,7 @@ def _domain(
         ),
         mx_hosts=tuple(domain_name(p, v) for p, v in o.items("mxHosts")),
         dedicated_ip_pool=_bool(o.sub("dedicatedIpPool"), o.get("dedicatedIpPool", False)),
+        configuration_set=_configuration_set_choice(o),
         smtp=_smtp(o.sub("smtp"), o.get("smtp", {})),
         other_txt=_other_txt(o.sub("otherTxt"), o.get("otherTxt", []), name, provider),
     )

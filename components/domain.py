@@ -31,7 +31,7 @@ from .dns import AuthRecords, AuthRecordsArgs, DeferredRecord
 from .keystore import KeyStore
 from .mtasts_hosting import MtaStsHosting
 from .records import DnsRecord
-from .relay import ByodkimSigning, SesRelay
+from .relay import ByodkimSigning, SesRelay, SharedConfigurationSet
 from .smtp import SmtpAccess
 
 
@@ -45,6 +45,7 @@ class SendingDomainArgs:
     # names of zones this stack manages -> (provider, zone id): report-authorisation
     # records for destinations in them are handed back as ``foreign_records``
     zones: dict[str, tuple[str, str]] = field(default_factory=dict)
+    shared_configuration_set: SharedConfigurationSet | None = None  # for configurationSet: shared
 
 
 class SendingDomain(pulumi.ComponentResource):
@@ -108,6 +109,7 @@ class SendingDomain(pulumi.ComponentResource):
                 byodkim=ByodkimSigning(selector=byo.signing_selector, private_key=byo.signing_private_key) if byo else None,
                 topics=args.contact_topics,
                 identity_depends_on=dkim_records,
+                shared=args.shared_configuration_set,
             ),
             opts=child,
         )

@@ -45,6 +45,8 @@ __all__ = [
     "RelayArgsError",
     "SesRelay",
     "SesRelayArgs",
+    "SharedConfigurationSet",
+    "SharedConfigurationSetArgs",
     "check_domain",
     "check_region",
     "check_ses_region",
@@ -186,9 +188,18 @@ class SesRelayArgs:
     contact_list_description: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
     identity_depends_on: tuple[pulumi.Resource, ...] = ()
+    # a configuration set shared by the fleet (SharedConfigurationSet): the identity uses it
+    # and this relay declares no set, topic or event destination of its own
+    shared: SharedConfigurationSet | None = None
 
     def __post_init__(self) -> None:
         check_domain("domain", self.domain)
+        if self.shared is not None and self.dedicated_ip_pool_scaling_mode is not None:
+            raise RelayArgsError(
+                "dedicated_ip_pool_scaling_mode",
+                self.dedicated_ip_pool_scaling_mode,
+                "a dedicated IP pool is a configuration set's: the domain needs its own set",
+            )
         check_ses_region("region", self.region)
         if self.kms_key_arn is None or (isinstance(self.kms_key_arn, str) and not self.kms_key_arn.startswith("arn:")):
             raise RelayArgsError("kms_key_arn", self.kms_key_arn, "must be the KeyStore CMK's ARN")
@@ -315,7 +326,16 @@ class SesRelay(pulumi.ComponentResource):
         region = args.region
 
         pool_name: Output[str] | None = None
-        if args.dedicated_ip_pool_scaling_mode is not None:
+        config_set_name: Output[str]
+        config_set_arn: Output[str]
+        topic_arn: Output[str]
+        if args.shared is not None:
+            config_set_name, config_set_arn, topic_arn = (
+                args.shared.configuration_set_name,
+                args.shared.configuration_set_arn,
+                args.shared.events_topic_arn,
+            )
+        elif args.dedicated_ip_pool_scaling_mode is not None:
             pool = aws.sesv2.DedicatedIpPool(
                 f"{name}-ip-pool",
                 pool_name=_ses_name(f"{name}-pool"),
@@ -325,49 +345,9 @@ class SesRelay(pulumi.ComponentResource):
                 opts=child,
             )
             pool_name = pool.pool_name
-
-        config_set = aws.sesv2.ConfigurationSet(
-            f"{name}-config-set",
-            configuration_set_name=_ses_name(name),
-            delivery_options=aws.sesv2.ConfigurationSetDeliveryOptionsArgs(
-                tls_policy="REQUIRE",
-                max_delivery_seconds=args.max_delivery_seconds,
-                sending_pool_name=pool_name,
-            ),
-            reputation_options=aws.sesv2.ConfigurationSetReputationOptionsArgs(reputation_metrics_enabled=True),
-            suppression_options=aws.sesv2.ConfigurationSetSuppressionOptionsArgs(suppressed_reasons=list(SUPPRESSED_REASONS)),
-            sending_options=aws.sesv2.ConfigurationSetSendingOptionsArgs(sending_enabled=True),
-            region=region,
-            tags=tags,
-            opts=child,
-        )
-
-        topic = aws.sns.Topic(
-            f"{name}-events",
-            kms_master_key_id=args.kms_key_arn,
-            region=region,
-            tags=tags,
-            opts=child,
-        )
-        aws.sns.TopicPolicy(
-            f"{name}-events-policy",
-            arn=topic.arn,
-            policy=Output.all(topic.arn, config_set.arn).apply(lambda a: _topic_policy(a[0], a[1])),
-            region=region,
-            opts=child,
-        )
-        aws.sesv2.ConfigurationSetEventDestination(
-            f"{name}-event-destination",
-            configuration_set_name=config_set.configuration_set_name,
-            event_destination_name=_ses_name(f"{name}-sns"),
-            event_destination=aws.sesv2.ConfigurationSetEventDestinationEventDestinationArgs(
-                enabled=True,
-                matching_event_types=list(EVENT_TYPES),
-                sns_destination=aws.sesv2.ConfigurationSetEventDestinationEventDestinationSnsDestinationArgs(topic_arn=topic.arn),
-            ),
-            region=region,
-            opts=child,
-        )
+        if args.shared is None:
+            config_set, topic = _configuration_set(name, args, pool_name, child)
+            config_set_name, config_set_arn, topic_arn = config_set.configuration_set_name, config_set.arn, topic.arn
 
         if args.byodkim is not None:
             assert isinstance(args.byodkim, ByodkimSigning)  # normalised by SesRelayArgs
@@ -380,7 +360,7 @@ class SesRelay(pulumi.ComponentResource):
         identity = aws.sesv2.EmailIdentity(
             f"{name}-identity",
             email_identity=args.domain,
-            configuration_set_name=config_set.configuration_set_name,
+            configuration_set_name=config_set_name,
             dkim_signing_attributes=dkim,
             region=region,
             tags=tags,
@@ -418,14 +398,14 @@ class SesRelay(pulumi.ComponentResource):
             )
             contact_list_name = contact_list.contact_list_name
 
-        self.configuration_set_name = config_set.configuration_set_name
-        self.configuration_set_arn = config_set.arn
+        self.configuration_set_name = config_set_name
+        self.configuration_set_arn = config_set_arn
         self.identity_arn = identity.arn
         self.dkim_tokens = identity.dkim_signing_attributes.apply(_tokens)
         self.mail_from_domain = args.mail_from_domain
         self.mail_from_records = mail_from_dns_records(args.mail_from_domain, region)
         self.smtp_endpoint = args.smtp_endpoint
-        self.events_topic_arn = topic.arn
+        self.events_topic_arn = topic_arn
         self.contact_list_name = contact_list_name
         self.dedicated_ip_pool_name = pool_name
         self.register_outputs(
@@ -439,6 +419,103 @@ class SesRelay(pulumi.ComponentResource):
                 "events_topic_arn": self.events_topic_arn,
             }
         )
+
+
+@dataclass(frozen=True)
+class SharedConfigurationSetArgs:
+    """One configuration set (and event topic) for the domains of a fleet that ask for no isolation."""
+
+    region: str
+    kms_key_arn: Input[str]
+    max_delivery_seconds: int = 14400
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_ses_region("region", self.region)
+        if self.kms_key_arn is None or (isinstance(self.kms_key_arn, str) and not self.kms_key_arn.startswith("arn:")):
+            raise RelayArgsError("kms_key_arn", self.kms_key_arn, "must be the KeyStore CMK's ARN")
+        if not MIN_DELIVERY_SECONDS <= self.max_delivery_seconds <= MAX_DELIVERY_SECONDS:
+            raise RelayArgsError(
+                "max_delivery_seconds",
+                self.max_delivery_seconds,
+                f"must be an integer from {MIN_DELIVERY_SECONDS} to {MAX_DELIVERY_SECONDS}",
+            )
+        object.__setattr__(self, "tags", check_tags("tags", self.tags))
+
+
+class SharedConfigurationSet(pulumi.ComponentResource):
+    """The configuration set (TLS REQUIRE, suppression, reputation metrics) and the encrypted
+    SNS event topic that the fleet's shared SesRelays use as their identities' default: the
+    same settings as a relay's own set, declared once instead of once per domain."""
+
+    configuration_set_name: Output[str]
+    configuration_set_arn: Output[str]
+    events_topic_arn: Output[str]
+
+    def __init__(self, name: str, args: SharedConfigurationSetArgs, opts: ResourceOptions | None = None) -> None:
+        super().__init__("mailinfra:relay:SharedConfigurationSet", name, None, opts)
+        config_set, topic = _configuration_set(name, args, None, ResourceOptions(parent=self))
+        self.configuration_set_name = config_set.configuration_set_name
+        self.configuration_set_arn = config_set.arn
+        self.events_topic_arn = topic.arn
+        self.register_outputs(
+            {
+                "configuration_set_name": self.configuration_set_name,
+                "configuration_set_arn": self.configuration_set_arn,
+                "events_topic_arn": self.events_topic_arn,
+            }
+        )
+
+
+def _configuration_set(
+    name: str, args: SesRelayArgs | SharedConfigurationSetArgs, pool_name: Output[str] | None, child: ResourceOptions
+) -> tuple[aws.sesv2.ConfigurationSet, aws.sns.Topic]:
+    """The TLS-REQUIRE configuration set and its encrypted SNS event topic (one relay's or a fleet's)."""
+    region, tags = args.region, dict(args.tags)
+    config_set = aws.sesv2.ConfigurationSet(
+        f"{name}-config-set",
+        configuration_set_name=_ses_name(name),
+        delivery_options=aws.sesv2.ConfigurationSetDeliveryOptionsArgs(
+            tls_policy="REQUIRE",
+            max_delivery_seconds=args.max_delivery_seconds,
+            sending_pool_name=pool_name,
+        ),
+        reputation_options=aws.sesv2.ConfigurationSetReputationOptionsArgs(reputation_metrics_enabled=True),
+        suppression_options=aws.sesv2.ConfigurationSetSuppressionOptionsArgs(suppressed_reasons=list(SUPPRESSED_REASONS)),
+        sending_options=aws.sesv2.ConfigurationSetSendingOptionsArgs(sending_enabled=True),
+        region=region,
+        tags=tags,
+        opts=child,
+    )
+
+    topic = aws.sns.Topic(
+        f"{name}-events",
+        kms_master_key_id=args.kms_key_arn,
+        region=region,
+        tags=tags,
+        opts=child,
+    )
+    aws.sns.TopicPolicy(
+        f"{name}-events-policy",
+        arn=topic.arn,
+        policy=Output.all(topic.arn, config_set.arn).apply(lambda a: _topic_policy(a[0], a[1])),
+        region=region,
+        opts=child,
+    )
+    aws.sesv2.ConfigurationSetEventDestination(
+        f"{name}-event-destination",
+        configuration_set_name=config_set.configuration_set_name,
+        event_destination_name=_ses_name(f"{name}-sns"),
+        event_destination=aws.sesv2.ConfigurationSetEventDestinationEventDestinationArgs(
+            enabled=True,
+            matching_event_types=list(EVENT_TYPES),
+            sns_destination=aws.sesv2.ConfigurationSetEventDestinationEventDestinationSnsDestinationArgs(topic_arn=topic.arn),
+        ),
+        region=region,
+        opts=child,
+    )
+
+    return config_set, topic
 
 
 def _tokens(attrs: Any) -> list[str]:

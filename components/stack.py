@@ -3,6 +3,8 @@
 - the KeyStore (one per stack, or one per domain when ``keys.perDomain``);
 - the Firewall (SES SMTP endpoint rules, Cloudflare zone TLS settings);
 - the bounded-retention log group of the SES events;
+- the shared configuration set and event topic of the domains with ``configurationSet:
+  shared`` (SharedConfigurationSet); the others keep their own;
 - one SendingDomain per domain;
 - SMTP credentials per sending system (``smtp.system``), shared by its domains; a domain
   without one keeps its own (SendingDomain's SmtpAccess);
@@ -39,6 +41,7 @@ from .domain import SendingDomain, SendingDomainArgs
 from .firewall import Firewall
 from .keystore import KeyStore
 from .records import DnsRecord, null_sender_records
+from .relay import SharedConfigurationSet
 from .reputation import ReputationAlarms
 from .smtp import SmtpAccess
 
@@ -84,6 +87,12 @@ class MailStack(pulumi.ComponentResource):
             opts=child,
         )
 
+        # Stack-wide resources (the feedback loop, the shared configuration set, sending systems'
+        # SMTP credentials) are under the stack's key; one is made for them when keys are per domain.
+        feedback_keys = shared_keys or KeyStore("keys", wiring.keystore_args(cfg, wiring.keystore_alias(cfg, None)), opts=child)
+        shared_args = wiring.shared_configuration_set_args(cfg, kms_key_arn=feedback_keys.key_arn)
+        shared_set = SharedConfigurationSet("shared-relay", shared_args, opts=child) if shared_args is not None else None
+
         zones = {z.name: (z.provider, z.zone_id) for z in cfg.zones}
         foreign: dict[str, list[DnsRecord]] = {z.name: [] for z in cfg.zones}
         topics = wiring.topics_by_domain(cfg)
@@ -100,6 +109,7 @@ class MailStack(pulumi.ComponentResource):
                     certificate_provider=us_east_1,
                     contact_topics=topics.get(d.name, ()),
                     zones=zones,
+                    shared_configuration_set=shared_set,
                 ),
                 opts=child,
             )
@@ -117,10 +127,8 @@ class MailStack(pulumi.ComponentResource):
                 "mtaStsPolicyUrl": domain.mta_sts.policy_url if domain.mta_sts else None,
             }
 
-        # The feedback loop: every SES event queued and archived, reputation alarms, and the
-        # DMARC / TLS-RPT report intake; stack-wide, under the stack's key (one is made for
-        # them when keys are per domain) and notifying through its encrypted alarm topic.
-        feedback_keys = shared_keys or KeyStore("keys", wiring.keystore_args(cfg, wiring.keystore_alias(cfg, None)), opts=child)
+        # The feedback loop (SES events queued and archived, reputation alarms, the report
+        # intake) is stack-wide, notifying through the key store's encrypted alarm topic.
         # SMTP credentials per sending system (domains with smtp.system), under the stack's key.
         relays = {d.name: built[d.name].relay for d in cfg.domains}
         for system in wiring.smtp_systems(cfg):

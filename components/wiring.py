@@ -33,7 +33,7 @@ from .firewall import FirewallArgs
 from .keystore import KeyStoreArgs
 from .mtasts_hosting import MtaStsHostingArgs
 from .records import DnsRecord, RecordError
-from .relay import ByodkimSigning, ContactTopic, SesRelayArgs
+from .relay import ByodkimSigning, ContactTopic, SesRelayArgs, SharedConfigurationSet, SharedConfigurationSetArgs
 from .reputation import ReputationAlarmsArgs
 from .smtp import SmtpAccessArgs, send_policy_document
 
@@ -175,8 +175,18 @@ def intake_args(
 
 
 def configuration_sets(cfg: StackConfig, names: Mapping[str, pulumi.Input[str]]) -> tuple[tuple[str, pulumi.Input[str]], ...]:
-    """(domain slug, configuration set name) of every sending domain, in config order."""
-    return tuple((d.slug, names[d.name]) for d in cfg.domains)
+    """(domain slug, configuration set name) of every configuration set, in config order: the
+    shared set once (as ``shared``, where its first domain stands), then each own set."""
+    out: list[tuple[str, pulumi.Input[str]]] = []
+    for d in cfg.domains:
+        if d.configuration_set != "shared":
+            out.append((d.slug, names[d.name]))
+        elif not any(slug == SHARED_SET for slug, _ in out):
+            out.append((SHARED_SET, names[d.name]))
+    return tuple(out)
+
+
+SHARED_SET = "shared"  # the slug of the shared configuration set (a domain slug has a dot's hyphen)
 
 
 def keystore_alias(cfg: StackConfig, d: DomainConfig | None) -> str:
@@ -226,6 +236,7 @@ def relay_args(
     byodkim: ByodkimSigning | None,
     topics: tuple[str, ...],
     identity_depends_on: tuple[pulumi.Resource, ...] = (),
+    shared: SharedConfigurationSet | None = None,
 ) -> SesRelayArgs:
     return SesRelayArgs(
         domain=d.name,
@@ -238,6 +249,16 @@ def relay_args(
         contact_topics=contact_topics(topics),
         tags=cfg.tags,
         identity_depends_on=identity_depends_on,
+        shared=shared if d.configuration_set == "shared" else None,
+    )
+
+
+def shared_configuration_set_args(cfg: StackConfig, *, kms_key_arn: pulumi.Input[str]) -> SharedConfigurationSetArgs | None:
+    """The stack's shared configuration set, when a domain asks for it (configurationSet: shared)."""
+    if not any(d.configuration_set == "shared" for d in cfg.domains):
+        return None
+    return SharedConfigurationSetArgs(
+        region=cfg.region, kms_key_arn=kms_key_arn, max_delivery_seconds=cfg.relay.max_delivery_seconds, tags=cfg.tags
     )
 
 
@@ -487,7 +508,8 @@ def preflight(cfg: StackConfig) -> None:
             with _stack_keys(cfg, _zone_keys(cfg, z)):
                 dnssec_args(cfg, z)
     with _stack_keys(cfg, _feedback_keys(cfg)):
-        sets = tuple((d.slug, f"{d.slug}-relay") for d in cfg.domains)
+        sets = configuration_sets(cfg, {d.name: f"{d.slug}-relay" for d in cfg.domains})
+        shared_configuration_set_args(cfg, kms_key_arn=placeholder)
         events_args(cfg, kms_key_arn=placeholder, configuration_sets=sets)
         reputation_args(cfg, configuration_sets=sets, alarm_topic_arn=f"arn:aws:sns:{cfg.region}:{cfg.account_id}:preflight")
         intake_args(cfg, kms_key_arn=placeholder, configuration_set_name=sets[0][1])

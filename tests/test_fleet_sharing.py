@@ -1,6 +1,7 @@
-"""SMTP credentials per sending system (issue 17, item 2): domains with ``smtp.system``
-share one IAM user per system (split where IAM's inline-policy limit needs it) instead
-of one user, key and secret per domain."""
+"""Shared per-fleet resources (issue 17, item 2): SMTP credentials per sending system
+(``smtp.system``: one IAM user per system, split where IAM's inline-policy limit needs
+it, instead of one user, key and secret per domain) and one configuration set and event
+topic for the domains that ask for no isolation (``configurationSet: shared``)."""
 
 from __future__ import annotations
 
@@ -92,3 +93,44 @@ def test_the_fleet_declares_one_iam_user_per_system_share(fleet_plan) -> None:
     exported = fleet_plan.outputs["domains"]
     for s in systems:  # every domain of one share hands out the same secret
         assert len({str(exported[d.name]["smtpSecretArn"]) for d in s.domains}) == 1
+
+
+def test_a_shared_set_cannot_carry_a_domain_s_dedicated_ip_pool() -> None:
+    raw, region = fleet()
+    raw["domainDefaults"]["configurationSet"] = "shared"
+    raw["domains"][1] = {"name": raw["domains"][1], "dedicatedIpPool": True}
+    with pytest.raises(ConfigError) as err:
+        parse_config(raw, stack="fleet", region=region)
+    assert str(err.value).startswith("mailinfra.domains[1](offers.brand-a.example).configurationSet: a dedicated IP pool")
+    raw["domainDefaults"]["configurationSet"] = "common"
+    with pytest.raises(ConfigError, match=r"domains\[0\]\(news.brand-a.example\).configurationSet: must be one of own, shared"):
+        parse_config(raw, stack="fleet", region=region)
+
+
+def test_the_shared_set_is_listed_once_for_events_and_alarms() -> None:
+    raw, region = stack_raw("fleet")
+    raw["domains"][0] = {"name": raw["domains"][0], "configurationSet": "own"}  # isolation asked for
+    cfg = parse_config(raw, stack="fleet", region=region)
+    sets = wiring.configuration_sets(cfg, {d.name: f"{d.slug}-set" for d in cfg.domains})
+    assert sets == (("news-brand-a-example", "news-brand-a-example-set"), ("shared", "offers-brand-a-example-set"))
+
+
+def test_the_fleet_declares_one_shared_configuration_set_and_topic(fleet_plan) -> None:
+    sets = [r for r in fleet_plan.resources if r.type == "aws:sesv2/configurationSet:ConfigurationSet"]
+    assert [r.name for r in sets] == ["shared-relay-config-set"]
+    name = sets[0].inputs["configurationSetName"]
+    identities = [r for r in fleet_plan.resources if r.type == "aws:sesv2/emailIdentity:EmailIdentity"]
+    sending = [r for r in identities if r.inputs["emailIdentity"] in fleet_plan.outputs["domains"]]
+    assert len(sending) == 20 and {r.inputs["configurationSetName"] for r in sending} == {name}
+    topics = [r.name for r in fleet_plan.resources if r.type == "aws:sns/topic:Topic"]
+    assert sorted(topics) == ["keys-key-alarms", "shared-relay-events"]
+    alarms = [r for r in fleet_plan.resources if r.type == "aws:cloudwatch/metricAlarm:MetricAlarm"]
+    per_set = [a for a in alarms if "ses:configuration-set" in str(a.inputs.get("dimensions"))]
+    assert len(per_set) == 4  # warning and critical, bounce and complaint, of the one set
+    assert {info["configurationSet"] for info in fleet_plan.outputs["domains"].values()} == {name}
+
+
+def test_the_shared_fleet_plans_without_a_violation(fleet_plan) -> None:
+    from mailinfra.policyrun import run_policies
+
+    assert [(v.policy, v.message) for v in run_policies(fleet_plan, environment="prod")] == []
