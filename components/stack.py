@@ -91,7 +91,7 @@ class MailStack(pulumi.ComponentResource):
         # SMTP credentials) are under the stack's key; one is made for them when keys are per domain.
         feedback_keys = shared_keys or KeyStore("keys", wiring.keystore_args(cfg, wiring.keystore_alias(cfg, None)), opts=child)
         shared_args = wiring.shared_configuration_set_args(cfg, kms_key_arn=feedback_keys.key_arn)
-        shared_set = SharedConfigurationSet("shared-relay", shared_args, opts=child) if shared_args is not None else None
+        shared_set = SharedConfigurationSet(wiring.SHARED_RELAY, shared_args, opts=child) if shared_args is not None else None
 
         zones = {z.name: (z.provider, z.zone_id) for z in cfg.zones}
         foreign: dict[str, list[DnsRecord]] = {z.name: [] for z in cfg.zones}

@@ -186,6 +186,7 @@ def configuration_sets(cfg: StackConfig, names: Mapping[str, pulumi.Input[str]])
     return tuple(out)
 
 
+SHARED_RELAY = "shared-relay"  # the SharedConfigurationSet's resource (and SES) name
 SHARED_SET = "shared"  # the slug of the shared configuration set (a domain slug has a dot's hyphen)
 
 
@@ -306,11 +307,12 @@ def _send_arns(d: DomainConfig, cfg: StackConfig) -> list[str]:
     from .relay import _ses_name
 
     base = f"arn:{_PARTITION}:ses:{cfg.region}:{cfg.account_id}"
-    return [f"{base}:identity/{d.name}", f"{base}:configuration-set/{_ses_name(f'{d.slug}-relay')}"]
+    config_set = _ses_name(SHARED_RELAY if d.configuration_set == "shared" else f"{d.slug}-relay")
+    return [f"{base}:identity/{d.name}", f"{base}:configuration-set/{config_set}"]
 
 
 def _policy_chars(domains: list[DomainConfig], cfg: StackConfig) -> int:
-    arns = [a for d in domains for a in _send_arns(d, cfg)]
+    arns = list(dict.fromkeys(a for d in domains for a in _send_arns(d, cfg)))  # a shared set's ARN once
     return len("".join(send_policy_document([d.name for d in domains], arns).split()))
 
 
