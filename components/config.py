@@ -267,6 +267,7 @@ class KeysConfig:
     per_domain: bool = False
     alert_email: str | None = None
     alias: str = "mailinfra"
+    max_age_days: int = aws.KEY_MAX_AGE_DAYS  # SMTP access keys and BYODKIM keys (verify --outputs)
 
 
 @dataclass(frozen=True)
@@ -289,6 +290,24 @@ class ComplianceConfig:
     lawful_basis: str | None = None
     audiences: tuple[str, ...] = ()
     ccpa_opt_out_url: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    """Account audit and detection (components/audit.py, detection.py, operators.py).
+
+    ``organization_trail_arn``: an organisation trail already records this account, so
+    the stack declares no trail of its own. ``guard_duty`` / ``config_recorder`` are the
+    paid services dev may switch off (the pack then flags them, advisory in dev).
+    """
+
+    organization_trail_arn: str | None = None
+    data_events: bool = False  # S3 / Lambda data events of the stack's buckets (billed per event)
+    guard_duty: bool = True
+    config_recorder: bool = True
+    dns_query_logging: bool = True
+    flow_logs: bool = True
+    operators: bool = True
 
 
 @dataclass(frozen=True)
@@ -353,6 +372,7 @@ class StackConfig:
     events: EventsConfig = field(default_factory=EventsConfig)
     reputation: ReputationConfig = field(default_factory=ReputationConfig)
     reports: ReportsConfig | None = None  # None: no report intake (reports.enabled false)
+    audit: AuditConfig = field(default_factory=AuditConfig)
     zones: tuple[ZoneConfig, ...] = ()
     non_sending_names: tuple[str, ...] = ()
     account_id: str = "123456789012"
@@ -398,6 +418,7 @@ class StackConfig:
 TOP_KEYS = (
     "environment", "owner", "dataClassification", "accountId", "zones", "domains", "domainDefaults",
     "keys", "network", "compliance", "relay", "nonSendingNames", "events", "reputation", "reports", "quotas",
+    "audit",
 )  # fmt: skip
 ZONE_KEYS = ("provider", "zoneId", "accountId", "dnssec")
 DOMAIN_KEYS = (
@@ -412,7 +433,7 @@ MTA_STS_KEYS = ("mode", "maxAge", "mx", "enabled")
 TLS_RPT_KEYS = ("rua",)
 BIMI_KEYS = ("logo", "authority", "selector")
 SMTP_KEYS = ("keyGenerations", "activeKey", "port", "system")
-KEYS_KEYS = ("admins", "users", "rotationDays", "deletionWindowDays", "perDomain", "alertEmail", "alias")
+KEYS_KEYS = ("admins", "users", "rotationDays", "deletionWindowDays", "perDomain", "alertEmail", "alias", "maxAgeDays")
 NETWORK_KEYS = ("vpcId", "subnetIds", "vpcCidr", "allowedCidrs", "ports")
 COMPLIANCE_KEYS = (
     "postalAddress", "unsubscribeUrl", "oneClickUnsubscribe", "allowedRegions", "logRetentionDays",
@@ -424,6 +445,7 @@ TRACKING_KEYS = ("open", "click", "consentRecorded")
 REPUTATION_KEYS = ("bounceWarning", "bounceCritical", "complaintWarning", "complaintCritical")
 REPORTS_KEYS = ("enabled", "domain", "retentionDays")
 QUOTAS_KEYS = quotas.KEYS  # the quotas of standards/quotas.py, by their config key
+AUDIT_KEYS = ("organizationTrailArn", "dataEvents", "guardDuty", "configRecorder", "dnsQueryLogging", "flowLogs", "operators")
 
 # Where each section sits: "<zone>" stands for any zone name, "[]" for any list index.
 SECTIONS: Mapping[str, tuple[str, ...]] = {
@@ -447,6 +469,7 @@ SECTIONS: Mapping[str, tuple[str, ...]] = {
     f"{NAMESPACE}:reputation": REPUTATION_KEYS,
     f"{NAMESPACE}:reports": REPORTS_KEYS,
     f"{NAMESPACE}:quotas": QUOTAS_KEYS,
+    f"{NAMESPACE}:audit": AUDIT_KEYS,
 }
 OTHER_KEYS = ("aws:region",)  # read from another namespace
 
@@ -1014,6 +1037,7 @@ def _keys(path: str, raw: Any, environment: str) -> KeysConfig:
             test=aws.is_kms_alias_name,
             what="a KMS alias name without the alias/ prefix (aws/ is reserved)",
         ),
+        max_age_days=_int(o.sub("maxAgeDays"), o.get("maxAgeDays", aws.KEY_MAX_AGE_DAYS), 1, 3653),
     )
 
 
@@ -1140,6 +1164,28 @@ def _events(path: str, raw: Any) -> EventsConfig:
         track_click=track_click,
         consent_recorded=consent,
         archive_retention_days=_int(o.sub("archiveRetentionDays"), o.get("archiveRetentionDays", 365), 1, 3653),
+    )
+
+
+def _audit(path: str, raw: Any) -> AuditConfig:
+    o = _Obj(path, raw, AUDIT_KEYS)
+    base = AuditConfig()
+    trail = o.get("organizationTrailArn")
+    return AuditConfig(
+        organization_trail_arn=None
+        if trail is None
+        else _str(o.sub("organizationTrailArn"), trail, test=aws.is_cloudtrail_arn, what="a CloudTrail trail ARN"),
+        **{
+            attr: _bool(o.sub(key), o.get(key, getattr(base, attr)))
+            for key, attr in (
+                ("dataEvents", "data_events"),
+                ("guardDuty", "guard_duty"),
+                ("configRecorder", "config_recorder"),
+                ("dnsQueryLogging", "dns_query_logging"),
+                ("flowLogs", "flow_logs"),
+                ("operators", "operators"),
+            )
+        },
     )
 
 
@@ -1306,6 +1352,7 @@ def _parse(raw: Mapping[str, Any], *, stack: str, region: str | None) -> StackCo
         events=_events(o.sub("events"), o.get("events", {})),
         reputation=_reputation(o.sub("reputation"), o.get("reputation", {})),
         reports=reports,
+        audit=_audit(o.sub("audit"), o.get("audit", {})),
         zones=tuple(zones.values()),
         non_sending_names=non_sending,
         quotas=_quotas(o.sub("quotas"), o.get("quotas", {})),

@@ -164,6 +164,7 @@ class KeyStoreArgs:
     description: str = "mailinfra: secrets of the sending infrastructure"
     ses_event_topics: bool = False  # let SES publish to SNS topics encrypted under the key
     cloudwatch_alarms: bool = False  # let this account's CloudWatch alarms publish to the alarm topic
+    audit_services: bool = False  # CloudTrail, AWS Config and CloudWatch Logs encrypt the audit record under the key
 
     def __post_init__(self) -> None:
         validate_environment("environment", self.environment)
@@ -308,7 +309,60 @@ def key_policy(args: KeyStoreArgs) -> dict[str, Any]:
                 "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}},
             }
         )
+    if args.audit_services:
+        statements.extend(audit_statements(args.account_id, args.region))
     return {"Version": "2012-10-17", "Id": f"mailinfra-{args.alias_name.replace('/', '-')}", "Statement": statements}
+
+
+def audit_statements(account_id: str, region: str) -> list[dict[str, Any]]:
+    """What the audit record needs of the key (components/audit.py).
+
+    CloudTrail encrypts log files only for trails of this account (the encryption
+    context names the trail: CloudTrail User Guide, "Configure AWS KMS key policies for
+    CloudTrail"); AWS Config writes its snapshots to the audit bucket, whose default
+    encryption is this key; CloudWatch Logs encrypts the audit log groups of this region
+    (CloudWatch Logs User Guide, "Encrypt log data in CloudWatch Logs using AWS KMS").
+    """
+    trails = f"arn:aws:cloudtrail:*:{account_id}:trail/*"
+    return [
+        {
+            "Sid": "CloudTrailEncryptsLogFiles",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": "kms:GenerateDataKey*",
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": account_id},
+                "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": trails},
+            },
+        },
+        {
+            "Sid": "CloudTrailDescribesKey",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": "kms:DescribeKey",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+        },
+        {
+            "Sid": "ConfigWritesEncryptedSnapshots",
+            "Effect": "Allow",
+            "Principal": {"Service": "config.amazonaws.com"},
+            "Action": list(EVENTS_KEY_ACTIONS),
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+        },
+        {
+            "Sid": "CloudWatchLogsEncryptsAuditLogs",
+            "Effect": "Allow",
+            "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+            "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+            "Resource": "*",
+            "Condition": {
+                "ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{region}:{account_id}:log-group:*"}
+            },
+        },
+    ]
 
 
 def alarm_event_pattern(key_arn: str) -> dict[str, Any]:

@@ -33,6 +33,9 @@ from policies.mailinfra_policy.standards._common import zone_for
 
 from . import wiring
 from .config import StackConfig
+from .alerts import SecurityAlerts
+from .audit import AuditTrail
+from .detection import Detection
 from .dns import AuthRecords, AuthRecordsArgs
 from .dnssec import Dnssec
 from .events import SesEvents
@@ -40,6 +43,8 @@ from .intake import ReportIntake
 from .domain import SendingDomain, SendingDomainArgs
 from .firewall import Firewall
 from .keystore import KeyStore
+from .operators import Operators
+from .posture import Posture
 from .records import DnsRecord, null_sender_records
 from .relay import SharedConfigurationSet
 from .reputation import ReputationAlarms
@@ -64,7 +69,7 @@ class MailStack(pulumi.ComponentResource):
         shared_keys = (
             None
             if cfg.keys.per_domain
-            else KeyStore("keys", wiring.keystore_args(cfg, wiring.keystore_alias(cfg, None)), opts=child)
+            else KeyStore("keys", wiring.keystore_args(cfg, wiring.keystore_alias(cfg, None), audit=True), opts=child)
         )
 
         # CloudFront only takes ACM certificates from us-east-1 (MTA-STS hosting on Route53).
@@ -89,7 +94,9 @@ class MailStack(pulumi.ComponentResource):
 
         # Stack-wide resources (the feedback loop, the shared configuration set, sending systems'
         # SMTP credentials) are under the stack's key; one is made for them when keys are per domain.
-        feedback_keys = shared_keys or KeyStore("keys", wiring.keystore_args(cfg, wiring.keystore_alias(cfg, None)), opts=child)
+        feedback_keys = shared_keys or KeyStore(
+            "keys", wiring.keystore_args(cfg, wiring.keystore_alias(cfg, None), audit=True), opts=child
+        )
         shared_args = wiring.shared_configuration_set_args(cfg, kms_key_arn=feedback_keys.key_arn)
         shared_set = SharedConfigurationSet(wiring.SHARED_RELAY, shared_args, opts=child) if shared_args is not None else None
 
@@ -165,6 +172,30 @@ class MailStack(pulumi.ComponentResource):
         intake_args = wiring.intake_args(cfg, kms_key_arn=feedback_keys.key_arn, configuration_set_name=sets[0][1])
         intake = ReportIntake("reports", intake_args, opts=child) if intake_args is not None else None
 
+        # Watching the account: the audit trail, intrusion detection, the continuous audit and
+        # MFA for operators, all notifying through one encrypted security topic.
+        stack = pulumi.get_stack()
+        alerts = SecurityAlerts("security-alerts", wiring.alerts_args(cfg, kms_key_arn=feedback_keys.key_arn), opts=child)
+        watched = [events.archive_bucket] + ([intake.bucket_name] if intake is not None else [])
+        trail_args = wiring.audit_args(
+            cfg,
+            stack,
+            kms_key_arn=feedback_keys.key_arn,
+            alarm_topic_arn=alerts.topic_arn,
+            data_event_buckets=tuple(pulumi.Output.concat("arn:aws:s3:::", b) for b in watched),
+        )
+        trail = AuditTrail("audit", trail_args, opts=child) if trail_args is not None else None
+        detection = Detection("detection", wiring.detection_args(cfg, stack), alerts, opts=child)
+        posture_args = wiring.posture_args(
+            cfg, stack, bucket_name=trail.bucket_name if trail else None, kms_key_arn=feedback_keys.key_arn
+        )
+        if posture_args is not None:
+            Posture("posture", posture_args, alerts, opts=child)
+        operators_args = wiring.operators_args(cfg, stack, kms_key_arn=feedback_keys.key_arn)
+        if operators_args is not None:
+            Operators("operators", operators_args, opts=child)
+        alerts.seal()
+
         for nonsending in cfg.non_sending_names:
             zone = zone_for(nonsending, zones)
             if zone is None:  # config guarantees a zone; never publish outside the stack's zones
@@ -210,4 +241,11 @@ class MailStack(pulumi.ComponentResource):
             }
         if firewall.vpc_endpoint_id is not None:
             self.exports["smtpVpcEndpointId"] = firewall.vpc_endpoint_id
+        self.exports["audit"] = {
+            "trailArn": trail.trail_arn if trail else cfg.audit.organization_trail_arn,
+            "bucket": trail.bucket_name if trail else None,
+            "securityTopicArn": alerts.topic_arn,
+            "guardDutyDetectorId": detection.detector_id,
+        }
+        self.exports["keyMaxAgeDays"] = cfg.keys.max_age_days  # `mailinfra verify --outputs`: keys past or near it
         self.register_outputs(self.exports)

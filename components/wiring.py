@@ -23,7 +23,12 @@ from policies.mailinfra_policy.standards import quotas
 from policies.mailinfra_policy.standards.errors import StandardError
 
 from . import records as rec
+from .alerts import SecurityAlertsArgs
+from .audit import AuditTrailArgs
 from .config import NAMESPACE, ConfigError, DomainConfig, StackConfig, ZoneConfig, argument_key
+from .detection import DetectionArgs
+from .operators import OperatorsArgs
+from .posture import PostureArgs
 from .dkim import ByoDkimArgs
 from .dnssec import DnssecArgs
 from .events import SesEventsArgs
@@ -93,7 +98,8 @@ def report_auth_records(d: DomainConfig) -> list[DnsRecord]:
     return list(rec.dmarc_report_auth_records(d.name, dmarc_of(d), ttl=d.ttl))
 
 
-def keystore_args(cfg: StackConfig, alias: str) -> KeyStoreArgs:
+def keystore_args(cfg: StackConfig, alias: str, *, audit: bool = False) -> KeyStoreArgs:
+    """``audit``: the stack's key, under which the audit trail, Config and the audit logs are encrypted."""
     return KeyStoreArgs(
         environment=cfg.environment,
         alias_name=alias,
@@ -108,6 +114,7 @@ def keystore_args(cfg: StackConfig, alias: str) -> KeyStoreArgs:
         alert_email=cfg.keys.alert_email,
         ses_event_topics=True,
         cloudwatch_alarms=True,  # reputation and event-pipeline alarms notify through the key's alarm topic
+        audit_services=audit,
         tags=cfg.tags,
     )
 
@@ -170,6 +177,82 @@ def intake_args(
         kms_key_arn=kms_key_arn,
         configuration_set_name=configuration_set_name,
         retention_days=r.retention_days,
+        tags=cfg.tags,
+    )
+
+
+def alerts_args(cfg: StackConfig, *, kms_key_arn: pulumi.Input[str]) -> SecurityAlertsArgs:
+    return SecurityAlertsArgs(
+        region=cfg.region, account_id=cfg.account_id, kms_key_arn=kms_key_arn, alert_email=cfg.keys.alert_email, tags=cfg.tags
+    )
+
+
+def audit_args(
+    cfg: StackConfig,
+    stack: str,
+    *,
+    kms_key_arn: pulumi.Input[str],
+    alarm_topic_arn: pulumi.Input[str],
+    data_event_buckets: tuple[pulumi.Input[str], ...] = (),
+) -> AuditTrailArgs | None:
+    """The stack's trail, or None when ``audit.organizationTrailArn`` names an organisation trail."""
+    a = cfg.audit
+    if a.organization_trail_arn is not None:
+        return None
+    return AuditTrailArgs(
+        stack=stack,
+        region=cfg.region,
+        account_id=cfg.account_id,
+        kms_key_arn=kms_key_arn,
+        alarm_topic_arn=alarm_topic_arn,
+        retention_days=cfg.compliance.log_retention_days,
+        data_event_buckets=data_event_buckets if a.data_events else (),
+        config_writes=a.config_recorder,
+        protect=cfg.is_prod,
+        tags=cfg.tags,
+    )
+
+
+def sending_route53_zones(cfg: StackConfig) -> tuple[tuple[str, str], ...]:
+    """(zone name, zone id) of every Route53 zone a sending domain is in, in config order."""
+    names = {d.zone.name for d in cfg.domains}
+    return tuple((z.name, z.zone_id) for z in cfg.zones if z.provider == "route53" and z.name in names)
+
+
+def detection_args(cfg: StackConfig, stack: str) -> DetectionArgs:
+    a = cfg.audit
+    return DetectionArgs(
+        stack=stack,
+        region=cfg.region,
+        account_id=cfg.account_id,
+        retention_days=cfg.compliance.log_retention_days,
+        guard_duty=a.guard_duty,
+        query_log_zones=sending_route53_zones(cfg) if a.dns_query_logging else (),
+        flow_log_vpc_id=cfg.network.vpc_id if a.flow_logs and cfg.network else None,
+        tags=cfg.tags,
+    )
+
+
+def posture_args(
+    cfg: StackConfig, stack: str, *, bucket_name: pulumi.Input[str] | None, kms_key_arn: pulumi.Input[str]
+) -> PostureArgs | None:
+    """AWS Config, or None when ``audit.configRecorder`` is off or there is no stack trail bucket."""
+    if not cfg.audit.config_recorder or bucket_name is None:
+        return None
+    return PostureArgs(
+        stack=stack, region=cfg.region, account_id=cfg.account_id, bucket_name=bucket_name, kms_key_arn=kms_key_arn, tags=cfg.tags
+    )
+
+
+def operators_args(cfg: StackConfig, stack: str, *, kms_key_arn: pulumi.Input[str]) -> OperatorsArgs | None:
+    if not cfg.audit.operators:
+        return None
+    return OperatorsArgs(
+        stack=stack,
+        region=cfg.region,
+        kms_key_arn=kms_key_arn,
+        retention_days=cfg.compliance.log_retention_days,
+        admin_roles=cfg.keys.admins,
         tags=cfg.tags,
     )
 
@@ -447,6 +530,16 @@ def _feedback_keys(cfg: StackConfig) -> ArgKeys:
     }
 
 
+def _audit_keys(cfg: StackConfig) -> ArgKeys:
+    return _common_keys(cfg) | {
+        "retention_days": (f"{_N}.compliance.logRetentionDays", cfg.compliance.log_retention_days),
+        "admin_principals": (f"{_N}.keys.admins", cfg.keys.admins),
+        "alert_email": (f"{_N}.keys.alertEmail", cfg.keys.alert_email),
+        "flow_log_vpc_id": (f"{_N}.network.vpcId", cfg.network.vpc_id if cfg.network else None),
+        "query_log_zones": (f"{_N}.zones", [z.name for z in cfg.zones]),
+    }
+
+
 def _zone_keys(cfg: StackConfig, z: ZoneConfig) -> ArgKeys:
     zp = f"{_N}.zones.{z.name}"
     return _common_keys(cfg) | {
@@ -515,6 +608,13 @@ def preflight(cfg: StackConfig) -> None:
         events_args(cfg, kms_key_arn=placeholder, configuration_sets=sets)
         reputation_args(cfg, configuration_sets=sets, alarm_topic_arn=f"arn:aws:sns:{cfg.region}:{cfg.account_id}:preflight")
         intake_args(cfg, kms_key_arn=placeholder, configuration_set_name=sets[0][1])
+    with _stack_keys(cfg, _audit_keys(cfg)):
+        stack, topic = "preflight", f"arn:aws:sns:{cfg.region}:{cfg.account_id}:preflight"
+        alerts_args(cfg, kms_key_arn=placeholder)
+        audit_args(cfg, stack, kms_key_arn=placeholder, alarm_topic_arn=topic)
+        detection_args(cfg, stack)
+        posture_args(cfg, stack, bucket_name="preflight", kms_key_arn=placeholder)
+        operators_args(cfg, stack, kms_key_arn=placeholder)
     topics = topics_by_domain(cfg)
     for i, d in enumerate(cfg.domains):
         if cfg.keys.per_domain:

@@ -19,6 +19,7 @@ from typing import Any
 from pulumi_policy import ResourceValidationArgs, Severity, StackValidationArgs
 
 from . import providers
+from .standards.aws import ADMIN_PORTS
 from .common import (
     ResourceCheck,
     StackView,
@@ -50,7 +51,6 @@ CF_WORKER_TYPES = (
 
 MX_TAG_KEY = "mailinfra:role"
 MX_TAG_VALUE = "mx"
-ADMIN_PORTS = (22, 3389)
 SUBMISSION_PORTS = (587, 465, 2587)
 _NON_PORT_PROTOCOLS = {"icmp", "1", "icmpv6", "58"}
 ZONE_TLS_SETTINGS = ("min_tls_version", "always_use_https")

@@ -309,3 +309,102 @@ def is_kms_alias_name(value: object) -> bool:
 # The IAM actions of sending through SES (the SMTP interface signs as ses:SendRawEmail):
 # the component grants exactly these, the least-privilege policy allows no other ses: action.
 SES_SEND_ACTIONS: tuple[str, ...] = ("ses:SendEmail", "ses:SendRawEmail")
+
+
+# --------------------------------------------------------------- account security
+# The audit / detection / operator controls (components/audit.py, detection.py,
+# operators.py) and the rules that check them (policies/mailinfra_policy/audit.py) read
+# these; sources are named on each.
+
+# The IAM condition keys that bind a credential to where it is used (IAM User Guide,
+# "AWS global condition context keys"): the interface endpoint a request came through,
+# or the public source address of a request that did not come through one.
+SOURCE_CONDITION_KEYS: tuple[str, ...] = ("aws:SourceVpce", "aws:SourceIp")
+
+# IAM User Guide, "AWS: Allows MFA-authenticated IAM users to manage their own MFA
+# device" (DenyAllExceptListedIfNoMFA): without MFA a user may only do these.
+MFA_SELF_SERVICE_ACTIONS: tuple[str, ...] = (
+    "iam:CreateVirtualMFADevice",
+    "iam:EnableMFADevice",
+    "iam:GetUser",
+    "iam:ChangePassword",
+    "iam:ListMFADevices",
+    "iam:ListVirtualMFADevices",
+    "iam:ResyncMFADevice",
+    "sts:GetSessionToken",
+)
+MFA_CONDITION_KEY = "aws:MultiFactorAuthPresent"
+
+# Account password policy: the CIS AWS Foundations Benchmark v3.0 controls 1.8 (length
+# >= 14) and 1.9 (reuse prevention 24); AWS FSBP IAM.7 checks the same shape.
+PASSWORD_MIN_LENGTH = 14
+PASSWORD_REUSE_PREVENTION = 24
+PASSWORD_MAX_AGE_DAYS = 90
+
+# GuardDuty severities (GuardDuty User Guide, "Severity levels of GuardDuty findings"):
+# low 1.0-3.9, medium 4.0-6.9, high 7.0-8.9, critical 9.0-10.0. Medium and above alert.
+GUARDDUTY_ALERT_SEVERITY = 4
+# Detector features (API DetectorFeatureConfiguration names). S3 Protection watches the
+# audit, archive and report buckets; the others protect EKS, EC2/EBS, RDS, Lambda and
+# runtime agents this footprint does not run (and are billed only when those exist).
+GUARDDUTY_FEATURES: tuple[str, ...] = ("S3_DATA_EVENTS",)
+GUARDDUTY_FINDING_FREQUENCY = "FIFTEEN_MINUTES"
+
+# Route53 public-zone query logging writes only to a log group in us-east-1 whose name
+# starts with /aws/route53/ (Route53 Developer Guide, "Logging DNS queries").
+ROUTE53_QUERY_LOG_REGION = "us-east-1"
+ROUTE53_QUERY_LOG_PREFIX = "/aws/route53/"
+
+# Key and credential lifetime: SMTP access keys and BYODKIM keys older than this are
+# reported by `mailinfra verify --outputs` (config keys.maxAgeDays); CIS 1.14 and AWS
+# FSBP IAM.3 rotate access keys every 90 days.
+KEY_MAX_AGE_DAYS = 90
+KEY_AGE_WARNING_DAYS = 14  # "near" the maximum age: this many days before it
+
+# AWS Config managed rules (AWS Config Developer Guide, "List of AWS Config Managed
+# Rules"), by source identifier; the stack declares these.
+CONFIG_MANAGED_RULES: tuple[str, ...] = (
+    "CLOUD_TRAIL_ENABLED",
+    "MULTI_REGION_CLOUD_TRAIL_ENABLED",
+    "CLOUD_TRAIL_LOG_FILE_VALIDATION_ENABLED",
+    "CLOUD_TRAIL_ENCRYPTION_ENABLED",
+    "GUARDDUTY_ENABLED_CENTRALIZED",
+    "IAM_PASSWORD_POLICY",
+    "ROOT_ACCOUNT_MFA_ENABLED",
+    "MFA_ENABLED_FOR_IAM_CONSOLE_ACCESS",
+    "ACCESS_KEYS_ROTATED",
+    "CMK_BACKING_KEY_ROTATION_ENABLED",
+    "S3_BUCKET_PUBLIC_READ_PROHIBITED",
+    "S3_BUCKET_SSL_REQUESTS_ONLY",
+    "S3_BUCKET_SERVER_SIDE_ENCRYPTION_ENABLED",
+    "VPC_FLOW_LOGS_ENABLED",
+    "RESTRICTED_INCOMING_TRAFFIC",
+    "INCOMING_SSH_DISABLED",
+)
+# The resource types the recorder records (the stack's own; each item is billed).
+CONFIG_RECORDED_TYPES: tuple[str, ...] = (
+    "AWS::CloudTrail::Trail",
+    "AWS::S3::Bucket",
+    "AWS::KMS::Key",
+    "AWS::IAM::User",
+    "AWS::IAM::Role",
+    "AWS::IAM::Group",
+    "AWS::IAM::Policy",
+    "AWS::EC2::SecurityGroup",
+    "AWS::EC2::VPC",
+    "AWS::EC2::VPCEndpoint",
+    "AWS::SecretsManager::Secret",
+    "AWS::SNS::Topic",
+    "AWS::SQS::Queue",
+)
+# Ports that never open to anyone (administration goes through SSM Session Manager).
+ADMIN_PORTS: tuple[int, ...] = (22, 3389)
+
+_TRAIL_ARN = re.compile(
+    r"arn:(?:" + "|".join(map(re.escape, PARTITIONS)) + r"):cloudtrail:[a-z0-9-]+:\d{12}:trail/[A-Za-z0-9._-]{3,128}\Z"
+)
+
+
+def is_cloudtrail_arn(value: object) -> bool:
+    """A CloudTrail trail ARN (``arn:aws:cloudtrail:<region>:<account>:trail/<name>``)."""
+    return isinstance(value, str) and bool(_TRAIL_ARN.match(value))

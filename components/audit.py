@@ -1,0 +1,376 @@
+"""AuditTrail: who did what in the account, kept where nobody can rewrite it.
+
+- a multi-region CloudTrail trail with log-file validation, global service events and
+  every management event (read and write: KMS ``Decrypt`` and SES API calls included),
+  optionally S3 data events of the stack's buckets, encrypted under the stack's CMK;
+- its S3 bucket: versioning, Object Lock in COMPLIANCE mode for ``retention_days``
+  (nobody, root included, can delete or overwrite a log file before then), all four
+  public-access blocks, bucket-owner-enforced ownership, SSE-KMS under the CMK, a
+  TLS-only bucket policy that lets only this trail (and AWS Config, see
+  components/posture.py) write, and a lifecycle that expires log files after
+  ``retention_days`` (the Object Lock period: the lock has lapsed when they expire);
+- a CloudWatch Logs group (the same retention, encrypted under the CMK) that the trail
+  also delivers to, with metric filters and alarms on the KMS events the KeyStore's
+  EventBridge rule watches (:data:`KMS_FILTERS`): a second path, so a key alarm still
+  fires when EventBridge delivery of CloudTrail events lags or drops.
+
+Bucket controls are pure functions (:func:`trail_bucket_statements`) and the names of
+trail and log group are fixed per stack, so the bucket policy can name the trail's ARN
+before the trail exists.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+from pulumi import Input, Output, ResourceOptions
+from pulumi_aws import s3
+
+from policies.mailinfra_policy.standards import aws as aws_std
+
+from .buckets import bucket_policy
+from .errors import ArgsError
+
+__all__ = ["KMS_FILTERS", "AuditTrail", "AuditTrailArgs", "AuditArgsError", "trail_bucket_statements"]
+
+METRIC_NAMESPACE = "mailinfra/audit"
+RUNBOOK = "README 'Runbook: a KMS alarm'"
+# (slug, CloudWatch Logs filter pattern, what it means): the KeyStore rule's events.
+KMS_FILTERS: tuple[tuple[str, str, str], ...] = (
+    (
+        "kms-destructive",
+        '{ ($.eventSource = "kms.amazonaws.com") && (($.eventName = "DisableKey") || '
+        '($.eventName = "ScheduleKeyDeletion") || ($.eventName = "DisableKeyRotation")) }',
+        "a KMS key was disabled, scheduled for deletion or had rotation disabled",
+    ),
+    (
+        "kms-failed-use",
+        '{ ($.eventSource = "kms.amazonaws.com") && ($.errorCode = "*") && (($.eventName = "Decrypt") || '
+        '($.eventName = "Encrypt") || ($.eventName = "GenerateDataKey*") || ($.eventName = "ReEncrypt*")) }',
+        "a KMS Encrypt/Decrypt/GenerateDataKey/ReEncrypt call failed or was denied",
+    ),
+)
+
+
+class AuditArgsError(ArgsError):
+    """An invalid AuditTrail argument."""
+
+
+def trail_bucket_statements(bucket_arn: str, trail_arn: str, account_id: str, *, config: bool) -> list[dict[str, Any]]:
+    """Writers of the audit bucket: this trail (CloudTrail User Guide, "Amazon S3 bucket
+    policy for CloudTrail") and, with ``config``, AWS Config of this account."""
+    out: list[dict[str, Any]] = [
+        {
+            "Sid": "CloudTrailAclCheck",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": "s3:GetBucketAcl",
+            "Resource": bucket_arn,
+            "Condition": {"StringEquals": {"aws:SourceArn": trail_arn}},
+        },
+        {
+            "Sid": "CloudTrailWrite",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": "s3:PutObject",
+            "Resource": f"{bucket_arn}/cloudtrail/AWSLogs/{account_id}/*",
+            "Condition": {"StringEquals": {"aws:SourceArn": trail_arn, "s3:x-amz-acl": "bucket-owner-full-control"}},
+        },
+    ]
+    if config:
+        out += [
+            {
+                "Sid": "ConfigAclCheck",
+                "Effect": "Allow",
+                "Principal": {"Service": "config.amazonaws.com"},
+                "Action": ["s3:GetBucketAcl", "s3:ListBucket"],
+                "Resource": bucket_arn,
+                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+            },
+            {
+                "Sid": "ConfigWrite",
+                "Effect": "Allow",
+                "Principal": {"Service": "config.amazonaws.com"},
+                "Action": "s3:PutObject",
+                "Resource": f"{bucket_arn}/config/AWSLogs/{account_id}/Config/*",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account_id, "s3:x-amz-acl": "bucket-owner-full-control"}},
+            },
+        ]
+    return out
+
+
+def _trust(service: str, account_id: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": service},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+                }
+            ],
+        },
+        sort_keys=True,
+    )
+
+
+@dataclass(frozen=True)
+class AuditTrailArgs:
+    """``retention_days``: Object Lock, lifecycle and log-group retention (compliance.logRetentionDays).
+    ``data_event_buckets``: bucket ARNs whose object-level events the trail records."""
+
+    stack: str
+    region: str
+    account_id: str
+    kms_key_arn: Input[str]
+    alarm_topic_arn: Input[str]
+    retention_days: int
+    data_event_buckets: Sequence[Input[str]] = ()
+    config_writes: bool = True  # AWS Config delivers to the same bucket (components/posture.py)
+    protect: bool = False
+    tags: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not aws_std.is_aws_region(self.region):
+            raise AuditArgsError("region", self.region, "must be an AWS region such as eu-west-1")
+        if not aws_std.is_account_id(self.account_id):
+            raise AuditArgsError("account_id", self.account_id, "must be a 12-digit AWS account id")
+        if not isinstance(self.stack, str) or not self.stack.replace("-", "").replace("_", "").isalnum():
+            raise AuditArgsError("stack", self.stack, "must be a stack name of letters, digits, - and _")
+        if self.retention_days not in aws_std.LOG_RETENTION_DAYS:
+            raise AuditArgsError(
+                "retention_days", self.retention_days, "must be a retention CloudWatch Logs accepts (LOG_RETENTION_DAYS)"
+            )
+        for argument in ("kms_key_arn", "alarm_topic_arn"):
+            value = getattr(self, argument)
+            if value is None or (isinstance(value, str) and not value.startswith("arn:")):
+                raise AuditArgsError(argument, value, "must be an ARN")
+        object.__setattr__(self, "data_event_buckets", tuple(self.data_event_buckets))
+
+    @property
+    def trail_name(self) -> str:
+        return f"mailinfra-{self.stack}"
+
+    @property
+    def trail_arn(self) -> str:
+        return f"arn:aws:cloudtrail:{self.region}:{self.account_id}:trail/{self.trail_name}"
+
+
+class AuditTrail(pulumi.ComponentResource):
+    """See the module docstring."""
+
+    bucket_name: Output[str]
+    bucket_arn: Output[str]
+    trail_arn: Output[str]
+    log_group_name: Output[str]
+
+    def __init__(self, name: str, args: AuditTrailArgs, opts: ResourceOptions | None = None) -> None:
+        if not isinstance(args, AuditTrailArgs):
+            raise AuditArgsError("args", type(args).__name__, "must be AuditTrailArgs")
+        super().__init__("mailinfra:audit:AuditTrail", name, None, opts)
+        child = ResourceOptions(parent=self)
+        region, tags, days = args.region, dict(args.tags), args.retention_days
+
+        bucket = s3.Bucket(
+            f"{name}-bucket",
+            object_lock_enabled=True,
+            region=region,
+            tags=tags,
+            opts=ResourceOptions(parent=self, protect=args.protect),
+        )
+        versioning = s3.BucketVersioning(
+            f"{name}-bucket-versioning",
+            bucket=bucket.id,
+            versioning_configuration=s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+            region=region,
+            opts=child,
+        )
+        s3.BucketObjectLockConfiguration(
+            f"{name}-bucket-lock",
+            bucket=bucket.id,
+            object_lock_enabled="Enabled",
+            rule=s3.BucketObjectLockConfigurationRuleArgs(
+                default_retention=s3.BucketObjectLockConfigurationRuleDefaultRetentionArgs(mode="COMPLIANCE", days=days)
+            ),
+            region=region,
+            opts=ResourceOptions(parent=self, depends_on=[versioning]),
+        )
+        block = s3.BucketPublicAccessBlock(
+            f"{name}-bucket-public-access",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            region=region,
+            opts=child,
+        )
+        s3.BucketOwnershipControls(
+            f"{name}-bucket-ownership",
+            bucket=bucket.id,
+            rule=s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+            region=region,
+            opts=child,
+        )
+        s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-bucket-encryption",
+            bucket=bucket.id,
+            rules=[
+                s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                        sse_algorithm="aws:kms", kms_master_key_id=args.kms_key_arn
+                    ),
+                    bucket_key_enabled=True,
+                )
+            ],
+            region=region,
+            opts=child,
+        )
+        s3.BucketLifecycleConfiguration(
+            f"{name}-bucket-lifecycle",
+            bucket=bucket.id,
+            rules=[
+                s3.BucketLifecycleConfigurationRuleArgs(
+                    id="bounded-retention",
+                    status="Enabled",
+                    filter=s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                    expiration=s3.BucketLifecycleConfigurationRuleExpirationArgs(days=days),
+                    # the expiration leaves the locked version behind a delete marker; it goes a day later
+                    noncurrent_version_expiration=s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                        noncurrent_days=1
+                    ),
+                    abort_incomplete_multipart_upload=s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                        days_after_initiation=7
+                    ),
+                )
+            ],
+            region=region,
+            opts=ResourceOptions(parent=self, depends_on=[versioning]),
+        )
+        trail_arn, account = args.trail_arn, args.account_id
+        policy = s3.BucketPolicy(
+            f"{name}-bucket-policy",
+            bucket=bucket.id,
+            policy=bucket.arn.apply(
+                lambda arn: json.dumps(
+                    bucket_policy(arn, trail_bucket_statements(arn, trail_arn, account, config=args.config_writes)),
+                    sort_keys=True,
+                )
+            ),
+            region=region,
+            opts=ResourceOptions(parent=self, depends_on=[block]),
+        )
+
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=f"/mailinfra/{args.stack}/cloudtrail",
+            retention_in_days=days,
+            kms_key_id=args.kms_key_arn,
+            region=region,
+            tags=tags,
+            opts=child,
+        )
+        role = aws.iam.Role(
+            f"{name}-logs-role",
+            path="/mailinfra/",
+            assume_role_policy=_trust("cloudtrail.amazonaws.com", account),
+            tags=tags,
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-logs-delivery",
+            role=role.id,
+            policy=log_group.arn.apply(
+                lambda arn: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Sid": "DeliverTrailToLogGroup",
+                                "Effect": "Allow",
+                                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                                "Resource": f"{arn}:log-stream:*",
+                            }
+                        ],
+                    },
+                    sort_keys=True,
+                )
+            ),
+            opts=child,
+        )
+        selectors = [aws.cloudtrail.TrailEventSelectorArgs(read_write_type="All", include_management_events=True)]
+        if args.data_event_buckets:
+            selectors.append(
+                aws.cloudtrail.TrailEventSelectorArgs(
+                    read_write_type="All",
+                    include_management_events=False,
+                    data_resources=[
+                        aws.cloudtrail.TrailEventSelectorDataResourceArgs(
+                            type="AWS::S3::Object",
+                            values=[Output.from_input(b).apply(lambda a: f"{a}/") for b in args.data_event_buckets],
+                        )
+                    ],
+                )
+            )
+        trail = aws.cloudtrail.Trail(
+            f"{name}-trail",
+            name=args.trail_name,
+            s3_bucket_name=bucket.bucket,
+            s3_key_prefix="cloudtrail",
+            is_multi_region_trail=True,
+            include_global_service_events=True,
+            enable_log_file_validation=True,
+            enable_logging=True,
+            kms_key_id=args.kms_key_arn,
+            cloud_watch_logs_group_arn=log_group.arn.apply(lambda arn: f"{arn}:*"),
+            cloud_watch_logs_role_arn=role.arn,
+            event_selectors=selectors,
+            region=region,
+            tags=tags,
+            opts=ResourceOptions(parent=self, depends_on=[policy]),
+        )
+        self.alarms: list[aws.cloudwatch.MetricAlarm] = []
+        for slug, pattern, meaning in KMS_FILTERS:
+            aws.cloudwatch.LogMetricFilter(
+                f"{name}-{slug}",
+                log_group_name=log_group.name,
+                pattern=pattern,
+                metric_transformation=aws.cloudwatch.LogMetricFilterMetricTransformationArgs(
+                    name=slug, namespace=METRIC_NAMESPACE, value="1", default_value="0"
+                ),
+                region=region,
+                opts=child,
+            )
+            self.alarms.append(
+                aws.cloudwatch.MetricAlarm(
+                    f"{name}-{slug}-alarm",
+                    alarm_description=f"mailinfra: {meaning} (CloudTrail via CloudWatch Logs). {RUNBOOK}",
+                    namespace=METRIC_NAMESPACE,
+                    metric_name=slug,
+                    statistic="Sum",
+                    period=300,
+                    evaluation_periods=1,
+                    threshold=1,
+                    comparison_operator="GreaterThanOrEqualToThreshold",
+                    treat_missing_data="notBreaching",
+                    alarm_actions=[args.alarm_topic_arn],
+                    region=region,
+                    tags=tags,
+                    opts=child,
+                )
+            )
+
+        self.bucket_name = bucket.bucket
+        self.bucket_arn = bucket.arn
+        self.trail_arn = trail.arn
+        self.log_group_name = log_group.name
+        self.register_outputs(
+            {"bucket": self.bucket_name, "trail_arn": self.trail_arn, "log_group": self.log_group_name}
+        )
