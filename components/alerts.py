@@ -110,7 +110,7 @@ class SecurityAlerts(pulumi.ComponentResource):
                 opts=child,
             )
 
-    def route(self, name: str, rule: aws.cloudwatch.EventRule, transformer: str | None = None) -> None:
+    def route(self, name: str, rule: aws.cloudwatch.EventRule) -> None:
         """Send what ``rule`` matches to the topic (before :meth:`seal`)."""
         if self._sealed:
             raise SecurityAlertsError("route", name, "the topic policy is already sealed")

@@ -371,6 +371,4 @@ class AuditTrail(pulumi.ComponentResource):
         self.bucket_arn = bucket.arn
         self.trail_arn = trail.arn
         self.log_group_name = log_group.name
-        self.register_outputs(
-            {"bucket": self.bucket_name, "trail_arn": self.trail_arn, "log_group": self.log_group_name}
-        )
+        self.register_outputs({"bucket": self.bucket_name, "trail_arn": self.trail_arn, "log_group": self.log_group_name})

@@ -101,9 +101,7 @@ class DetectionArgs:
 class Detection(pulumi.ComponentResource):
     """See the module docstring."""
 
-    def __init__(
-        self, name: str, args: DetectionArgs, alerts: SecurityAlerts, opts: ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, args: DetectionArgs, alerts: SecurityAlerts, opts: ResourceOptions | None = None) -> None:
         if not isinstance(args, DetectionArgs):
             raise DetectionArgsError("args", type(args).__name__, "must be DetectionArgs")
         super().__init__("mailinfra:detection:Detection", name, None, opts)

@@ -46,6 +46,7 @@ class SendingDomainArgs:
     # records for destinations in them are handed back as ``foreign_records``
     zones: dict[str, tuple[str, str]] = field(default_factory=dict)
     shared_configuration_set: SharedConfigurationSet | None = None  # for configurationSet: shared
+    smtp_source_vpce: pulumi.Input[str] | None = None  # the SMTP interface endpoint the credentials are bound to
 
 
 class SendingDomain(pulumi.ComponentResource):
@@ -154,6 +155,7 @@ class SendingDomain(pulumi.ComponentResource):
                     identity_arn=relay.identity_arn,
                     configuration_set_arn=relay.configuration_set_arn,
                     secret_factory=lambda n, v, desc: args.keystore.secret(n, v, desc).arn,
+                    source_vpce=args.smtp_source_vpce,
                 ),
                 opts=child,
             )

@@ -112,9 +112,9 @@ class Posture(pulumi.ComponentResource):
                 all_supported=False,
                 include_global_resource_types=False,
                 resource_types=list(aws_std.CONFIG_RECORDED_TYPES),
-                recording_strategy=aws.cfg.RecorderRecordingGroupRecordingStrategyArgs(
-                    use_only="INCLUSION_BY_RESOURCE_TYPES"
-                ),
+                recording_strategies=[
+                    aws.cfg.RecorderRecordingGroupRecordingStrategyArgs(use_only="INCLUSION_BY_RESOURCE_TYPES")
+                ],
             ),
             recording_mode=aws.cfg.RecorderRecordingModeArgs(recording_frequency="CONTINUOUS"),
             region=region,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -91,29 +92,46 @@ def smtp_password_from_secret_key(secret_access_key: str, region: str) -> str:
     return base64.b64encode(bytes([_VERSION]) + signature).decode("ascii")
 
 
-def send_policy_document(domain: str | Sequence[str], resource_arns: list[str]) -> str:
-    """The only statement SMTP users get: send, on these ARNs, from addresses of `domain`
-    (or of each of several domains: a sending system's credentials)."""
+def send_policy_document(
+    domain: str | Sequence[str],
+    resource_arns: list[str],
+    *,
+    source_vpce: str | None = None,
+    source_cidrs: Sequence[str] = (),
+) -> str:
+    """What SMTP users get: send, on these ARNs, from addresses of `domain` (or of each of
+    several domains: a sending system's credentials), and only from where they should:
+    through the SMTP interface endpoint (``aws:SourceVpce``) or from the allowed networks
+    (``aws:SourceIp``). One statement per source (statements OR, conditions within one
+    AND), so a leaked password sends from nowhere else."""
     domains = [domain] if isinstance(domain, str) else list(domain)
     arns = sorted(set(resource_arns))
     if not arns or any(not a.startswith("arn:") or "*" in a for a in arns):
         raise SmtpArgsError("resource_arns", arns, "must be explicit ARNs without wildcards")
     froms = [f"*@{d}" for d in domains]
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "SendFromDomainOnly",
-                    "Effect": "Allow",
-                    "Action": list(SEND_ACTIONS),
-                    "Resource": arns,
-                    "Condition": {"StringLike": {"ses:FromAddress": froms[0] if len(froms) == 1 else froms}},
-                }
-            ],
-        },
-        sort_keys=True,
-    )
+    base = {"Effect": "Allow", "Action": list(SEND_ACTIONS), "Resource": arns}
+    from_domain = {"ses:FromAddress": froms[0] if len(froms) == 1 else froms}
+    statements: list[dict[str, object]] = []
+    if source_vpce is None and not source_cidrs:
+        # no network declared: bound by From address only (the pack's iam-ses-send-source-bound flags it)
+        statements.append({"Sid": "SendFromDomainOnly", **base, "Condition": {"StringLike": from_domain}})
+    if source_vpce is not None:
+        statements.append(
+            {
+                "Sid": "SendFromDomainThroughEndpoint",
+                **base,
+                "Condition": {"StringLike": from_domain, "StringEquals": {"aws:SourceVpce": source_vpce}},
+            }
+        )
+    if source_cidrs:
+        statements.append(
+            {
+                "Sid": "SendFromDomainFromAllowedNetworks",
+                **base,
+                "Condition": {"StringLike": from_domain, "IpAddress": {"aws:SourceIp": sorted(source_cidrs)}},
+            }
+        )
+    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
 
 
 @dataclass(frozen=True)
@@ -128,6 +146,9 @@ class SmtpAccessArgs:
     port: int = 587
     key_generations: tuple[str, ...] = ("1",)
     active_key: str | None = None  # None: the last of key_generations
+    # where the credentials may be used from: the SMTP interface endpoint, the allowed CIDRs
+    source_vpce: Input[str] | None = None
+    source_cidrs: tuple[str, ...] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
     # a sending system's credentials send for more domains than `domain`: their names and
     # the ARNs (identities, configuration sets) they send on
@@ -172,6 +193,15 @@ class SmtpAccessArgs:
         if active not in gens:
             raise SmtpArgsError("active_key", self.active_key, f"must be one of {list(gens)}")
         object.__setattr__(self, "active_key", active)
+        cidrs = tuple(self.source_cidrs) if not isinstance(self.source_cidrs, str) else (self.source_cidrs,)
+        for i, c in enumerate(cidrs):
+            try:
+                ipaddress.ip_network(c, strict=True)
+            except (TypeError, ValueError):
+                raise SmtpArgsError(f"source_cidrs[{i}]", c, "must be a CIDR such as 198.51.100.0/24") from None
+        object.__setattr__(self, "source_cidrs", cidrs)
+        if isinstance(self.source_vpce, str) and not self.source_vpce.startswith("vpce-"):
+            raise SmtpArgsError("source_vpce", self.source_vpce, "must be a VPC endpoint id (vpce-...)")
         object.__setattr__(self, "tags", check_tags("tags", self.tags, SmtpArgsError))
 
     @property
@@ -204,7 +234,9 @@ class SmtpAccess(pulumi.ComponentResource):
         aws.iam.UserPolicy(
             f"{name}-send-only",
             user=user.name,
-            policy=Output.all(*arns).apply(lambda resolved: send_policy_document(args.domains, list(resolved))),
+            policy=Output.all(Output.from_input(args.source_vpce), *arns).apply(
+                lambda a: send_policy_document(args.domains, list(a[1:]), source_vpce=a[0], source_cidrs=args.source_cidrs)
+            ),
             opts=child,
         )
         # one AccessKey per generation (at most two): rotation = add, swap, delete
@@ -239,6 +271,8 @@ class SmtpAccess(pulumi.ComponentResource):
         # KeyStore.secret returns the Secret resource; a plain factory may return the ARN
         self.secret_arn = cast(Any, stored).arn if isinstance(stored, pulumi.CustomResource) else Output.from_input(stored)
         self.username = key.id
+        # creation time of every access key: `mailinfra verify --outputs` reports keys past keys.maxAgeDays
+        self.key_created = {gen: k.create_date for gen, k in keys.items()}
         self.smtp_endpoint = args.smtp_endpoint
         self.register_outputs(
             {

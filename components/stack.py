@@ -117,6 +117,7 @@ class MailStack(pulumi.ComponentResource):
                     contact_topics=topics.get(d.name, ()),
                     zones=zones,
                     shared_configuration_set=shared_set,
+                    smtp_source_vpce=firewall.vpc_endpoint_id,
                 ),
                 opts=child,
             )
@@ -132,6 +133,14 @@ class MailStack(pulumi.ComponentResource):
                 "dkimSecretArns": domain.dkim_secret_arns,
                 "configurationSet": domain.relay.configuration_set_name,
                 "mtaStsPolicyUrl": domain.mta_sts.policy_url if domain.mta_sts else None,
+                # creation times (`mailinfra verify --outputs` reports keys older than keyMaxAgeDays):
+                # SMTP access keys by generation; BYODKIM keys are generated when their selector is published
+                "keyCreated": {
+                    "smtp": domain.smtp.key_created if domain.smtp else {},  # a system's: set below
+                    "dkim": {s.name: s.published.isoformat() for s in d.dkim.selectors if s.published is not None}
+                    if d.dkim.mode == "byodkim"
+                    else {},
+                },
             }
 
         # The feedback loop (SES events queued and archived, reputation alarms, the report
@@ -147,11 +156,13 @@ class MailStack(pulumi.ComponentResource):
                     identity_arns={n: r.identity_arn for n, r in relays.items()},
                     configuration_set_arns={n: r.configuration_set_arn for n, r in relays.items()},
                     secret_factory=lambda n, v, desc: feedback_keys.secret(n, v, desc).arn,
+                    source_vpce=firewall.vpc_endpoint_id,
                 ),
                 opts=child,
             )
             for member in system.domains:
                 domains[member.name]["smtpSecretArn"] = access.secret_arn
+                domains[member.name]["keyCreated"]["smtp"] = access.key_created
         sets = wiring.configuration_sets(cfg, {name: info["configurationSet"] for name, info in domains.items()})
         events = SesEvents(
             "events",

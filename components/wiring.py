@@ -353,7 +353,9 @@ def smtp_args(
     identity_arn: pulumi.Input[str],
     configuration_set_arn: pulumi.Input[str],
     secret_factory: Callable[[str, Any, str], Any],
+    source_vpce: pulumi.Input[str] | None = None,
 ) -> SmtpAccessArgs:
+    """The SMTP users are bound to the SMTP interface endpoint and network.allowedCidrs."""
     return SmtpAccessArgs(
         domain=d.name,
         region=cfg.region,
@@ -363,6 +365,8 @@ def smtp_args(
         key_generations=d.smtp.key_generations,
         active_key=d.smtp.active_key,
         port=d.smtp.port,
+        source_vpce=source_vpce,
+        source_cidrs=cfg.network.allowed_cidrs if cfg.network else (),
         tags=cfg.tags,
     )
 
@@ -396,7 +400,14 @@ def _send_arns(d: DomainConfig, cfg: StackConfig) -> list[str]:
 
 def _policy_chars(domains: list[DomainConfig], cfg: StackConfig) -> int:
     arns = list(dict.fromkeys(a for d in domains for a in _send_arns(d, cfg)))  # a shared set's ARN once
-    return len("".join(send_policy_document([d.name for d in domains], arns).split()))
+    # the same source conditions as the real policy (a VPC endpoint id is "vpce-" + 17 hex)
+    doc = send_policy_document(
+        [d.name for d in domains],
+        arns,
+        source_vpce="vpce-0123456789abcdef0" if cfg.network else None,
+        source_cidrs=cfg.network.allowed_cidrs if cfg.network else (),
+    )
+    return len("".join(doc.split()))
 
 
 def smtp_systems(cfg: StackConfig) -> tuple[SmtpSystem, ...]:
@@ -424,6 +435,7 @@ def system_smtp_args(
     identity_arns: Mapping[str, pulumi.Input[str]],
     configuration_set_arns: Mapping[str, pulumi.Input[str]],
     secret_factory: Callable[[str, Any, str], Any],
+    source_vpce: pulumi.Input[str] | None = None,
 ) -> SmtpAccessArgs:
     """The args of a sending system's SmtpAccess: send for each of its domains, from its domains."""
     first, *more = s.domains
@@ -440,6 +452,8 @@ def system_smtp_args(
         system=s.system,
         extra_domains=tuple(d.name for d in more),
         extra_resource_arns=tuple(a for d in more for a in (identity_arns[d.name], configuration_set_arns[d.name])),
+        source_vpce=source_vpce,
+        source_cidrs=cfg.network.allowed_cidrs if cfg.network else (),
     )
 
 
@@ -566,6 +580,7 @@ def _domain_keys(cfg: StackConfig, index: int) -> ArgKeys:
         "key_generations": (f"{dp}.smtp.keyGenerations", d.smtp.key_generations),
         "active_key": (f"{dp}.smtp.activeKey", d.smtp.active_key),
         "port": (f"{dp}.smtp.port", d.smtp.port),
+        "source_cidrs": (f"{_N}.network.allowedCidrs", cfg.network.allowed_cidrs if cfg.network else ()),
         "policy_text": (f"{dp}.mtaSts", None),
     }
 
@@ -629,7 +644,14 @@ def preflight(cfg: StackConfig) -> None:
             relay_args(d, cfg, kms_key_arn=placeholder, byodkim=signing, topics=topics.get(d.name, ()))
             identity = f"arn:aws:ses:{cfg.region}:{cfg.account_id}:identity/{d.name}"
             if d.smtp.system is None:
-                smtp_args(d, cfg, identity_arn=identity, configuration_set_arn=identity, secret_factory=lambda *a: placeholder)
+                smtp_args(
+                    d,
+                    cfg,
+                    identity_arn=identity,
+                    configuration_set_arn=identity,
+                    secret_factory=lambda *a: placeholder,
+                    source_vpce="vpce-0preflight" if cfg.network else None,
+                )
         if sts is not None:
             with _stack_keys(cfg, {**keys, **_zone_keys(cfg, d.zone)}):
                 hosting_args(d, cfg, sts, None)

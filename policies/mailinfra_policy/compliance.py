@@ -35,11 +35,12 @@ from .common import (
 )
 from .dns import MAIL_FROM_TYPES, stack_records
 from .keys import DNSSEC_REGION, KMS_KEY, is_dnssec_ksk
-from .standards import dmarc, kinds, spf
+from .standards import aws, dmarc, kinds, spf
 from .standards._common import organizational_domain
 from .standards._uris import https_host
 
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+QUERY_LOG = "aws:route53/queryLog:QueryLog"
 EMAIL_IDENTITY = "aws:sesv2/emailIdentity:EmailIdentity"
 CLOUDFRONT_DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
 ACM_TYPES = ("aws:acm/certificate:Certificate", "aws:acm/certificateValidation:CertificateValidation")
@@ -146,6 +147,11 @@ def _residency(args: StackValidationArgs, cfg: dict[str, Any]) -> Iterator[tuple
         if resource.resource_type == KMS_KEY and region == DNSSEC_REGION and is_dnssec_ksk(props):
             ksk.add(resource.urn)
     cloudfront = _cloudfront_certificates(view, regions)
+    # Route53 writes public-zone query logs only to us-east-1: the log group and the
+    # CloudWatch Logs resource policy a QueryLog uses.
+    query_logs = {
+        d.urn for q in view.of_type(QUERY_LOG) for d in dependencies_of(q) if regions.get(d.urn) == aws.ROUTE53_QUERY_LOG_REGION
+    }
     for resource in view.resources:
         region = regions.get(resource.urn)
         if region is None or is_unknown(region) or region in allowed:
@@ -154,6 +160,8 @@ def _residency(args: StackValidationArgs, cfg: dict[str, Any]) -> Iterator[tuple
             continue  # documented exception: the Route53 DNSSEC KSK must be in us-east-1
         if resource.urn in cloudfront:
             continue  # documented exception: CloudFront (global) takes ACM certificates from us-east-1 only
+        if resource.urn in query_logs:
+            continue  # documented exception: Route53 query logs (README "Intrusion detection")
         if region == DNSSEC_REGION and ksk and _depends_on(resource, ksk):
             continue  # the KSK's alias / alarms live beside it
         yield (
@@ -284,8 +292,9 @@ POLICIES = [
     stack_policy(
         "compliance-region-residency",
         "AWS resources live only in the stack's allowed regions (GDPR residency). Documented exceptions in "
-        "us-east-1: the Route53 DNSSEC KSK key (and what depends on it) and the ACM certificate a CloudFront "
-        "distribution uses; global services (IAM, Route53, CloudFront) are exempt.",
+        "us-east-1: the Route53 DNSSEC KSK key (and what depends on it), the ACM certificate a CloudFront "
+        "distribution uses and the log group (and its resource policy) of Route53 query logging; global services "
+        "(IAM, Route53, CloudFront) are exempt.",
         section="compliance",
         check=_residency,
         severity=Severity.HIGH,
