@@ -17,7 +17,7 @@ from typing import Any
 PACK_NAME = "mailinfra-security"
 
 _FROM_COMMON = ("LEVELS", "REMEDIATION", "SEVERITY", "level_for", "policy_config_for", "process_environment")
-_RULE_MODULES = ("dns", "keys", "relay", "network", "compliance", "events", "privacy", "quotas")
+_RULE_MODULES = ("dns", "keys", "relay", "network", "compliance", "events", "privacy", "quotas", "audit")
 
 __all__ = ["ALL", "PACK_NAME", *_FROM_COMMON]
 
