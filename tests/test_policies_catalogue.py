@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from mailinfra.policyrun import run_policies
 from policies.mailinfra_policy import ALL, LEVELS, REMEDIATION, SEVERITY
 from policies.mailinfra_policy.standards import txt
+from tests.policy_cases_audit import CASES as AUDIT_CASES
 from tests.policy_cases_events import CASES as EVENTS_CASES
 from tests.policy_cases_privacy import CASES as PRIVACY_CASES
 from tests.policy_cases_quotas import CASES as QUOTAS_CASES
@@ -537,6 +538,7 @@ CASES: dict[str, dict[str, Any]] = {
 CASES.update(EVENTS_CASES)  # the feedback-loop rules (policies/mailinfra_policy/events.py)
 CASES.update(PRIVACY_CASES)  # the privacy rules (policies/mailinfra_policy/privacy.py)
 CASES.update(QUOTAS_CASES)  # the quota budget (policies/mailinfra_policy/quotas.py)
+CASES.update(AUDIT_CASES)  # the account audit rules (policies/mailinfra_policy/audit.py)
 
 BY_NAME = {p.name: p for p in ALL}
 

@@ -462,7 +462,7 @@ POLICIES = [
     ),
     stack_policy(
         "route53-query-logging",
-        "Every Route53 zone that sends (has a DKIM record) has query logging.",
+        "Every Route53 zone that sends (has a DKIM record or the MAIL FROM MX to SES) has query logging.",
         section="audit",
         check=_query_logging,
         severity=Severity.MEDIUM,
