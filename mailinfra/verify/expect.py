@@ -69,6 +69,8 @@ class Expectations:
     # "[secret]"): the compliance facts that verify checks live (unsubscribe.py)
     config: dict[str, Any] = field(default_factory=dict)
     project: str = ""
+    # the plan's outputs overlaid with --outputs (keyage.py reads the keys' creation times)
+    outputs: dict[str, Any] = field(default_factory=dict)
 
     def by_purpose(self, *purposes: str) -> list[ExpectedRecord]:
         return [r for r in self.records if r.purpose in purposes]
@@ -243,6 +245,14 @@ def _output_records(outputs: Any) -> list[tuple[str, str, tuple[str, ...]]]:
     return found
 
 
+def _overlay(base: Any, over: Any) -> dict[str, Any]:
+    """``over`` merged into ``base`` (mappings deeply; a known value replaces an unknown one)."""
+    out = dict(base) if isinstance(base, Mapping) else {}
+    for key, value in over.items() if isinstance(over, Mapping) else []:
+        out[key] = _overlay(out.get(key), value) if isinstance(value, Mapping) else value
+    return out
+
+
 def build_expectations(plan: Mapping[str, Any], outputs: Mapping[str, Any] | None = None) -> Expectations:
     """Expected records from a JSON-form plan, completed with the stack outputs."""
     config = plan.get("config")
@@ -250,6 +260,7 @@ def build_expectations(plan: Mapping[str, Any], outputs: Mapping[str, Any] | Non
         ses_regions=_ses_regions(plan),
         config=dict(config) if isinstance(config, Mapping) else {},
         project=str(plan.get("project") or ""),
+        outputs=_overlay(plan.get("outputs"), outputs),
     )
     seen: set[tuple[str, str]] = set()
     for rec in declared_records(plan):

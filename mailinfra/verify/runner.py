@@ -14,7 +14,7 @@ import asyncio
 import sys
 from typing import TYPE_CHECKING
 
-from . import bimi, dane, dkim, dmarc, hygiene, intake, mtasts, records, smtp, spf, tlsrpt, unsubscribe
+from . import bimi, dane, dkim, dmarc, hygiene, intake, keyage, mtasts, records, smtp, spf, tlsrpt, unsubscribe
 from .context import Context, Task
 from .expect import Expectations
 from .report import CheckResult, Report
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MODULES", "plan_tasks", "run_checks"]
 
-MODULES = (records, spf, dkim, dmarc, mtasts, tlsrpt, smtp, bimi, dane, unsubscribe, intake, hygiene)
+MODULES = (records, spf, dkim, dmarc, mtasts, tlsrpt, smtp, bimi, dane, unsubscribe, intake, hygiene, keyage)
 
 
 def plan_tasks(exp: Expectations, ctx: Context) -> list[Task]:
