@@ -20,6 +20,7 @@ STACK_TYPE = "mailinfra:stack:MailStack"
 EXPORTS = {"environment", "zones", "domains", "dsRecords", "senderIps", "keyAlias", "keyAlarmTopicArn", "smtpVpcEndpointId"}
 EXPORTS |= {"dnsbls"}  # relay.dnsbls for verify's hygiene checks (heloName: only when declared)
 EXPORTS |= {"sesEvents", "reports"}  # the event queue / archive and the report intake (issue 15)
+EXPORTS |= {"audit", "keyMaxAgeDays"}  # the trail, the security topic, GuardDuty; verify's key-age bound (issue 14)
 DOMAIN_EXPORTS = {
     "provider",
     "zone",
@@ -29,6 +30,7 @@ DOMAIN_EXPORTS = {
     "dkimSecretArns",
     "configurationSet",
     "mtaStsPolicyUrl",
+    "keyCreated",  # creation times of the SMTP access keys and BYODKIM keys (verify key-age)
 }
 
 
@@ -68,6 +70,9 @@ def test_exports_keep_their_keys_and_values(prod):
         assert entry["records"][f"_dmarc.{name}/TXT"][0].startswith("v=DMARC1; p=reject")
     assert out["domains"]["mail.example.com"]["mtaStsPolicyUrl"] == "https://mta-sts.mail.example.com/.well-known/mta-sts.txt"
     assert isinstance(out["senderIps"], list)
+    assert out["keyMaxAgeDays"] == 90
+    assert out["domains"]["news.example.org"]["keyCreated"]["dkim"] == {"s2026a": "2026-01-05"}
+    assert set(out["audit"]) == {"trailArn", "bucket", "securityTopicArn", "guardDutyDetectorId"}
 
 
 def test_main_only_builds_the_mail_stack_and_exports():
