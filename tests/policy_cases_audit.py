@@ -26,6 +26,7 @@ FLOW_LOG = "aws:ec2/flowLog:FlowLog"
 GROUP_POLICY = "aws:iam/groupPolicy:GroupPolicy"
 USER_POLICY = "aws:iam/userPolicy:UserPolicy"
 PASSWORD = "aws:iam/accountPasswordPolicy:AccountPasswordPolicy"
+IDENTITY = "aws:sesv2/emailIdentity:EmailIdentity"
 KMS = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
 ORG_TRAIL = "arn:aws:cloudtrail:eu-west-1:999999999999:trail/organization"
 
@@ -87,6 +88,8 @@ SEND = {
 }
 SEND_VPCE = dict(SEND, Condition={**SEND["Condition"], "StringEquals": {"aws:SourceVpce": "vpce-0123456789abcdef0"}})
 SMTP_ENDPOINT = {"serviceName": "com.amazonaws.eu-west-1.email-smtp", "vpcId": "vpc-0a1b2c3d"}
+# account-level controls are asked of a program that sends (an SES identity)
+SENDER = res(IDENTITY, "identity", {"emailIdentity": "example.com"})
 DKIM_RECORD = {"zoneId": "Z1", "name": "s1._domainkey.example.com", "type": "TXT", "records": ["v=DKIM1; p="]}
 
 CASES: dict[str, dict[str, Any]] = {
@@ -157,9 +160,9 @@ CASES: dict[str, dict[str, Any]] = {
     ),
     "iam-operators-mfa": dict(
         kind="stack",
-        compliant=[res(GROUP_POLICY, "ops", {"group": "ops", "policy": doc(MFA_DENY)})],
-        noncompliant=[res(GROUP_POLICY, "ops", {"group": "ops", "policy": doc(dict(MFA_DENY, NotAction=["iam:*"]))})],
-        missing=[res(GROUP_POLICY, "ops", {"group": "ops"})],
+        compliant=[SENDER, res(GROUP_POLICY, "ops", {"group": "ops", "policy": doc(MFA_DENY)})],
+        noncompliant=[SENDER, res(GROUP_POLICY, "ops", {"group": "ops", "policy": doc(dict(MFA_DENY, NotAction=["iam:*"]))})],
+        missing=[SENDER, res(GROUP_POLICY, "ops", {"group": "ops"})],
         missing_count=1,
     ),
     "iam-account-password-policy": dict(

@@ -23,7 +23,7 @@ from policies.mailinfra_policy import ALL
 from policies.mailinfra_policy import audit as audit_rules
 from policies.mailinfra_policy.standards import aws
 from tests.helpers import build
-from tests.policy_cases_audit import ORG_TRAIL, TRAIL, res
+from tests.policy_cases_audit import ORG_TRAIL, SENDER, TRAIL, res
 from tests.test_policies_helpers import run_resource, run_stack
 
 KMS = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
@@ -260,11 +260,11 @@ def test_operators_mfa_group_password_policy_and_session_manager(pulumi_mocks: A
     assert inputs["kmsKeyId"] == KMS and inputs["cloudWatchLogGroupName"] == "/mailinfra/prod/ssm-sessions"
     # the component's policy is what the pack's rule accepts, and losing the deny is flagged
     group = res("aws:iam/groupPolicy:GroupPolicy", "g", {"group": "ops", "policy": json.dumps(mfa_policy((admin,)))})
-    assert run_stack(BY_NAME["iam-operators-mfa"], [group]) == []
+    assert run_stack(BY_NAME["iam-operators-mfa"], [SENDER, group]) == []
     weakened = mfa_policy(())
     weakened["Statement"][-1]["NotAction"].append("s3:GetObject")
     group["props"]["policy"] = json.dumps(weakened)
-    assert run_stack(BY_NAME["iam-operators-mfa"], [group])
+    assert run_stack(BY_NAME["iam-operators-mfa"], [SENDER, group])
 
 
 def test_key_administrators_must_be_roles() -> None:
@@ -309,10 +309,11 @@ def test_send_policy_is_bound_to_endpoint_and_networks_and_passes_both_send_rule
 
 def test_organisation_trail_from_stack_or_policy_config() -> None:
     policy = BY_NAME["cloudtrail-trail"]
-    assert run_stack(policy, [])
-    assert run_stack(policy, [], stack_config={"mailinfra:audit": {"organizationTrailArn": ORG_TRAIL}}) == []
-    assert run_stack(policy, [], config={"organizationTrailArn": ORG_TRAIL}) == []
-    assert run_stack(policy, [], config={"organizationTrailArn": "trail"})  # not an ARN: still no trail
+    assert run_stack(policy, [SENDER])
+    assert run_stack(policy, []) == []  # a program that sends nothing is not asked for the account's trail
+    assert run_stack(policy, [SENDER], stack_config={"mailinfra:audit": {"organizationTrailArn": ORG_TRAIL}}) == []
+    assert run_stack(policy, [SENDER], config={"organizationTrailArn": ORG_TRAIL}) == []
+    assert run_stack(policy, [SENDER], config={"organizationTrailArn": "trail"})  # not an ARN: still no trail
     aws_key = res(TRAIL, "t", {"isMultiRegionTrail": True, "enableLogFileValidation": True, "kmsKeyId": "alias/aws/cloudtrail"})
     assert [m for m, _ in run_stack(policy, [aws_key])] == [
         "trail 't' log files are not encrypted under a customer-managed KMS key (the AWS managed key 'alias/aws/cloudtrail')"

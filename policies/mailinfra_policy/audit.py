@@ -76,6 +76,14 @@ def _organization_trail(cfg: dict[str, Any]) -> bool:
     return aws.is_cloudtrail_arn(arn)
 
 
+SENDING_TYPES = ("aws:sesv2/emailIdentity:EmailIdentity", "aws:ses/domainIdentity:DomainIdentity")
+
+
+def _sends(view: StackView) -> bool:
+    """Account-level controls are asked of a program that sends mail (an SES identity)."""
+    return bool(view.of_type(*SENDING_TYPES))
+
+
 def _depends(resource: Any, urns: set[str]) -> set[str]:
     return {d.urn for d in dependencies_of(resource) if d.urn in urns}
 
@@ -110,7 +118,7 @@ def _buckets(view: StackView) -> dict[str, Any]:
 def _trail(args: StackValidationArgs, cfg: dict[str, Any]) -> Iterator[tuple[str, str | None]]:
     view = StackView.of(args)
     trails = view.of_type(TRAIL)
-    if not trails and not _organization_trail(cfg):
+    if _sends(view) and not trails and not _organization_trail(cfg):
         yield (
             "no CloudTrail trail records this account (declare AuditTrail, or name an organisation trail in "
             "mailinfra:audit.organizationTrailArn)",
@@ -241,7 +249,7 @@ def _sse_problem(view: StackView, sse: Any) -> bool:
 def _guardduty(args: StackValidationArgs, cfg: dict[str, Any]) -> Iterator[tuple[str, str | None]]:
     view = StackView.of(args)
     detectors = view.of_type(DETECTOR)
-    if not detectors:
+    if _sends(view) and not detectors:
         yield (
             "no GuardDuty detector: nothing detects intrusion (dev may opt out with mailinfra:audit.guardDuty: false)",
             None,
@@ -255,7 +263,8 @@ def _guardduty(args: StackValidationArgs, cfg: dict[str, Any]) -> Iterator[tuple
 def _config_recorder(args: StackValidationArgs, cfg: dict[str, Any]) -> Iterator[tuple[str, str | None]]:
     view = StackView.of(args)
     if not view.of_type(RECORDER):
-        yield ("no AWS Config recorder: nothing audits the account between deploys", None)
+        if _sends(view):
+            yield ("no AWS Config recorder: nothing audits the account between deploys", None)
         return
     statuses = view.of_type(RECORDER_STATUS)
     if not any(as_bool(get(view.props[s.urn], "isEnabled")) is not False for s in statuses):
@@ -352,7 +361,7 @@ def _operators_mfa(args: StackValidationArgs, cfg: dict[str, Any]) -> Iterator[t
             continue
         if any(_is_mfa_deny(s) for s in statements(document)):
             return
-    if undecided:
+    if undecided or not _sends(view):
         return
     yield (
         "no IAM policy denies everything but MFA self-service without aws:MultiFactorAuthPresent "
@@ -364,7 +373,7 @@ def _operators_mfa(args: StackValidationArgs, cfg: dict[str, Any]) -> Iterator[t
 def _password_policy(args: StackValidationArgs, cfg: dict[str, Any]) -> Iterator[tuple[str, str | None]]:
     view = StackView.of(args)
     found = view.of_type(PASSWORD_POLICY)
-    if not found:
+    if _sends(view) and not found:
         yield ("no account password policy (aws.iam.AccountPasswordPolicy)", None)
     minimum = int(cfg["minLength"])
     for p in found:
