@@ -3,8 +3,8 @@ zone records, DNSSEC, log group) -> exports (never a secret value)."""
 
 import pulumi
 
-from components import config
-from components.stack import MailStack
+from mailinfra.components import config
+from mailinfra.components.stack import MailStack
 
 stack = MailStack("mailinfra", config.load())
 for key, value in stack.exports.items():

@@ -22,8 +22,8 @@ import pulumi
 import pulumi_aws as aws
 from pulumi import Input, Output, ResourceOptions
 
-from policies.mailinfra_policy.standards import aws as aws_std
-from policies.mailinfra_policy.standards._uris import address_domain
+from mailinfra.policies.mailinfra_policy.standards import aws as aws_std
+from mailinfra.policies.mailinfra_policy.standards._uris import address_domain
 
 from .errors import ArgsError
 

@@ -31,7 +31,7 @@ import pulumi_aws as aws
 from pulumi import Input, Output, ResourceOptions
 from pulumi_aws import s3
 
-from policies.mailinfra_policy.standards import aws as aws_std
+from mailinfra.policies.mailinfra_policy.standards import aws as aws_std
 
 from .buckets import bucket_policy
 from .errors import ArgsError

@@ -28,14 +28,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from policies.mailinfra_policy.standards import bimi, dkim, dmarc, mtasts, spf, tlsrpt, txt
-from policies.mailinfra_policy.standards._common import ENVIRONMENTS, in_zone, is_hostname, normalize_host, zone_for
-from policies.mailinfra_policy.standards._uris import address_domain, https_host, mailto_domain
-from policies.mailinfra_policy import providers
-from policies.mailinfra_policy.standards import aws, intake, privacy, quotas
-from policies.mailinfra_policy.standards import dnsbl
-from policies.mailinfra_policy.standards.aws import LOG_RETENTION_DAYS, is_aws_region
-from policies.mailinfra_policy.standards.errors import InputError, StandardError
+from mailinfra.policies.mailinfra_policy.standards import bimi, dkim, dmarc, mtasts, spf, tlsrpt, txt
+from mailinfra.policies.mailinfra_policy.standards._common import ENVIRONMENTS, in_zone, is_hostname, normalize_host, zone_for
+from mailinfra.policies.mailinfra_policy.standards._uris import address_domain, https_host, mailto_domain
+from mailinfra.policies.mailinfra_policy import providers
+from mailinfra.policies.mailinfra_policy.standards import aws, intake, privacy, quotas
+from mailinfra.policies.mailinfra_policy.standards import dnsbl
+from mailinfra.policies.mailinfra_policy.standards.aws import LOG_RETENTION_DAYS, is_aws_region
+from mailinfra.policies.mailinfra_policy.standards.errors import InputError, StandardError
 
 __all__ = [
     "ENVIRONMENTS",

@@ -27,7 +27,7 @@ import pulumi
 import pulumi_aws as aws
 from pulumi import Input, ResourceOptions
 
-from policies.mailinfra_policy.standards import aws as aws_std
+from mailinfra.policies.mailinfra_policy.standards import aws as aws_std
 
 from .alerts import SecurityAlerts
 from .errors import ArgsError

@@ -39,9 +39,9 @@ import pulumi_aws as aws
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from components.keystore import KeyStore, KeyStoreError
-from policies.mailinfra_policy.standards import dkim as dkim_std
-from policies.mailinfra_policy.standards.errors import DkimError
+from .keystore import KeyStore, KeyStoreError
+from mailinfra.policies.mailinfra_policy.standards import dkim as dkim_std
+from mailinfra.policies.mailinfra_policy.standards.errors import DkimError
 
 __all__ = [
     "DKIM_KEY_SIZE",
@@ -72,7 +72,7 @@ class SelectorPlanError(KeyStoreError):
 
 
 class SelectorLike(Protocol):
-    """Anything with the fields of a configured selector (components.config.DkimSelector fits)."""
+    """Anything with the fields of a configured selector (mailinfra.components.config.DkimSelector fits)."""
 
     @property
     def name(self) -> str: ...

@@ -1,8 +1,8 @@
 """AuthRecords: a provider-neutral set of authentication records, written to Route53
 (``aws.route53.Record``) or Cloudflare (``cloudflare.DnsRecord``) by the provider's
-adapter (:mod:`policies.mailinfra_policy.providers`), which owns the resource form.
+adapter (:mod:`mailinfra.policies.mailinfra_policy.providers`), which owns the resource form.
 
-The record values come from the pure builders in :mod:`components.records`. A record
+The record values come from the pure builders in :mod:`mailinfra.components.records`. A record
 whose name or values are only known after deploy (Easy DKIM tokens) is passed as a
 :class:`DeferredRecord`: its resource is still declared up front (never inside
 ``apply``), with Output-valued name and values.
@@ -17,9 +17,9 @@ from typing import Any
 
 import pulumi
 
-from policies.mailinfra_policy import providers
-from policies.mailinfra_policy.standards._common import in_zone
-from policies.mailinfra_policy.standards.errors import InputError
+from mailinfra.policies.mailinfra_policy import providers
+from mailinfra.policies.mailinfra_policy.standards._common import in_zone
+from mailinfra.policies.mailinfra_policy.standards.errors import InputError
 
 from .records import DnsRecord
 

@@ -24,7 +24,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.keystore import (
+from .keystore import (
     KeyStoreError,
     admin_statements,
     validate_environment,
@@ -32,8 +32,8 @@ from components.keystore import (
     validate_principals,
     validate_tags,
 )
-from components.relay import check_domain
-from policies.mailinfra_policy.standards import aws as aws_std
+from .relay import check_domain
+from mailinfra.policies.mailinfra_policy.standards import aws as aws_std
 
 __all__ = ["DNSSEC_REGION", "Dnssec", "DnssecArgs", "dnssec_key_policy"]
 

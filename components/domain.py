@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from policies.mailinfra_policy.standards import aws as aws_std
-from policies.mailinfra_policy.standards import dkim as dkim_std
-from policies.mailinfra_policy.standards._common import zone_for
+from mailinfra.policies.mailinfra_policy.standards import aws as aws_std
+from mailinfra.policies.mailinfra_policy.standards import dkim as dkim_std
+from mailinfra.policies.mailinfra_policy.standards._common import zone_for
 
 from . import wiring
 from .config import DomainConfig, StackConfig

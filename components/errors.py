@@ -7,7 +7,7 @@ resource exists. It is an ``InputError`` (standards/errors.py), the one base cla
 
 from __future__ import annotations
 
-from policies.mailinfra_policy.standards.errors import InputError
+from mailinfra.policies.mailinfra_policy.standards.errors import InputError
 
 
 class ArgsError(InputError):

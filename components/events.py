@@ -37,7 +37,7 @@ import pulumi
 import pulumi_aws as aws
 from pulumi import Input, Output, ResourceOptions
 
-from policies.mailinfra_policy.standards import aws as aws_std
+from mailinfra.policies.mailinfra_policy.standards import aws as aws_std
 
 from .buckets import private_bucket
 from .errors import ArgsError

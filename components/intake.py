@@ -32,11 +32,11 @@ import pulumi
 import pulumi_aws as aws
 from pulumi import Input, Output, ResourceOptions
 
-from policies.mailinfra_policy.standards import aws as aws_std
-from policies.mailinfra_policy.standards import dkim as dkim_std
-from policies.mailinfra_policy.standards import intake as intake_std
-from policies.mailinfra_policy.standards._common import in_zone, is_hostname
-from policies.mailinfra_policy.standards.errors import StandardError
+from mailinfra.policies.mailinfra_policy.standards import aws as aws_std
+from mailinfra.policies.mailinfra_policy.standards import dkim as dkim_std
+from mailinfra.policies.mailinfra_policy.standards import intake as intake_std
+from mailinfra.policies.mailinfra_policy.standards._common import in_zone, is_hostname
+from mailinfra.policies.mailinfra_policy.standards.errors import StandardError
 
 from .buckets import private_bucket
 from .dns import AuthRecords, AuthRecordsArgs, DeferredRecord

@@ -29,10 +29,10 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from policies.mailinfra_policy.standards._common import ENVIRONMENTS
-from policies.mailinfra_policy.standards._uris import address_domain, https_host
-from policies.mailinfra_policy.standards import aws as aws_std
-from policies.mailinfra_policy.standards.aws import is_aws_region
+from mailinfra.policies.mailinfra_policy.standards._common import ENVIRONMENTS
+from mailinfra.policies.mailinfra_policy.standards._uris import address_domain, https_host
+from mailinfra.policies.mailinfra_policy.standards import aws as aws_std
+from mailinfra.policies.mailinfra_policy.standards.aws import is_aws_region
 
 from .errors import ArgsError
 

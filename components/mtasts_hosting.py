@@ -29,8 +29,8 @@ import pulumi
 import pulumi_aws as aws
 from pulumi import Input, Output, ResourceOptions
 
-from components.relay import check_domain, check_region, check_tags
-from components.errors import ArgsError
+from .relay import check_domain, check_region, check_tags
+from .errors import ArgsError
 
 __all__ = [
     "ACM_REGION",

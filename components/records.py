@@ -37,11 +37,11 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 
-from policies.mailinfra_policy.providers import CLOUDFLARE, ROUTE53, presentation
-from policies.mailinfra_policy.standards import aws, bimi, dkim, dmarc, kinds, mailfrom, mtasts, spf, tlsrpt
-from policies.mailinfra_policy.standards._common import is_hostname, normalize_host, organizational_domain
-from policies.mailinfra_policy.standards.errors import InputError, StandardError
-from policies.mailinfra_policy.standards.txt import cloudflare_txt, route53_txt  # re-exported
+from mailinfra.policies.mailinfra_policy.providers import CLOUDFLARE, ROUTE53, presentation
+from mailinfra.policies.mailinfra_policy.standards import aws, bimi, dkim, dmarc, kinds, mailfrom, mtasts, spf, tlsrpt
+from mailinfra.policies.mailinfra_policy.standards._common import is_hostname, normalize_host, organizational_domain
+from mailinfra.policies.mailinfra_policy.standards.errors import InputError, StandardError
+from mailinfra.policies.mailinfra_policy.standards.txt import cloudflare_txt, route53_txt  # re-exported
 
 __all__ = [
     "MAX_TTL",
@@ -313,7 +313,7 @@ def null_sender_records(name: str, *, ttl: int = DEFAULT_TTL) -> tuple[DnsRecord
     )
 
 
-# The provider forms are the adapters' (policies.mailinfra_policy.providers); these
+# The provider forms are the adapters' (mailinfra.policies.mailinfra_policy.providers); these
 # helpers keep the builders' API for callers that hold a DnsRecord.
 
 

@@ -31,12 +31,12 @@ import pulumi
 import pulumi_aws as aws
 from pulumi import Input, Output, ResourceOptions
 
-from components.errors import ArgsError
-from components.records import DnsRecord, mail_from_records
-from policies.mailinfra_policy.standards import aws as aws_std
-from policies.mailinfra_policy.standards import dkim as dkim_std
-from policies.mailinfra_policy.standards._common import is_hostname, is_ldh_label
-from policies.mailinfra_policy.standards.errors import DkimError
+from .errors import ArgsError
+from .records import DnsRecord, mail_from_records
+from mailinfra.policies.mailinfra_policy.standards import aws as aws_std
+from mailinfra.policies.mailinfra_policy.standards import dkim as dkim_std
+from mailinfra.policies.mailinfra_policy.standards._common import is_hostname, is_ldh_label
+from mailinfra.policies.mailinfra_policy.standards.errors import DkimError
 
 __all__ = [
     "EVENT_TYPES",

@@ -30,11 +30,11 @@ import pulumi
 import pulumi_aws as aws
 from pulumi import Input, Output, ResourceOptions
 
-from components.config import KEY_GENERATION
-from policies.mailinfra_policy.standards import aws as aws_std
-from policies.mailinfra_policy.standards import quotas
-from components.relay import check_domain, check_region, check_tags, smtp_endpoint_for
-from components.errors import ArgsError
+from .config import KEY_GENERATION
+from mailinfra.policies.mailinfra_policy.standards import aws as aws_std
+from mailinfra.policies.mailinfra_policy.standards import quotas
+from .relay import check_domain, check_region, check_tags, smtp_endpoint_for
+from .errors import ArgsError
 
 __all__ = [
     "SMTP_PORTS",

@@ -29,7 +29,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from policies.mailinfra_policy.standards._common import zone_for
+from mailinfra.policies.mailinfra_policy.standards._common import zone_for
 
 from . import wiring
 from .config import StackConfig

@@ -19,8 +19,8 @@ from typing import Any
 
 import pulumi
 
-from policies.mailinfra_policy.standards import quotas
-from policies.mailinfra_policy.standards.errors import StandardError
+from mailinfra.policies.mailinfra_policy.standards import quotas
+from mailinfra.policies.mailinfra_policy.standards.errors import StandardError
 
 from . import records as rec
 from .alerts import SecurityAlertsArgs

@@ -41,7 +41,7 @@ def one_line(exc: BaseException) -> str:
 @contextlib.contextmanager
 def input_errors(debug: bool = False) -> Iterator[None]:
     """Map every known bad-input error to exit 2 with one clear line."""
-    from policies.mailinfra_policy.standards.errors import InputError as BadInput
+    from mailinfra.policies.mailinfra_policy.standards.errors import InputError as BadInput
 
     from .engine import ProgramError
 

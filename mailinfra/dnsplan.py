@@ -13,9 +13,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from policies.mailinfra_policy import providers
-from policies.mailinfra_policy.standards._common import normalize_host, zone_for
-from policies.mailinfra_policy.standards.dmarc import organizational_domain
+from mailinfra.policies.mailinfra_policy import providers
+from mailinfra.policies.mailinfra_policy.standards._common import normalize_host, zone_for
+from mailinfra.policies.mailinfra_policy.standards.dmarc import organizational_domain
 
 UNKNOWN = "[unknown]"
 SECRET = "[secret]"

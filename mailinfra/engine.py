@@ -37,7 +37,7 @@ from pulumi.runtime import rpc, settings
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.stack import run_in_stack
 
-from policies.mailinfra_policy.standards.errors import InputError
+from mailinfra.policies.mailinfra_policy.standards.errors import InputError
 
 from .mockstate import MockState, computed_outputs
 from .project import Project, ProjectError, StackConfig, load_project, load_stack_config

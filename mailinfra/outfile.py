@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import IO
 
-from policies.mailinfra_policy.standards.errors import InputError
+from mailinfra.policies.mailinfra_policy.standards.errors import InputError
 
 __all__ = ["OutputError", "atomic_output", "check_writable"]
 

@@ -24,7 +24,7 @@ import math
 from collections.abc import Mapping
 from typing import Any, NoReturn
 
-from policies.mailinfra_policy import providers
+from mailinfra.policies.mailinfra_policy import providers
 
 from .planformat import FORMAT_VERSION, placeholder_view
 from .verify.errors import VerifyInputError

@@ -31,9 +31,9 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from policies.mailinfra_policy.standards import privacy
-from policies.mailinfra_policy.standards._uris import address_domain
-from policies.mailinfra_policy.standards.errors import InputError
+from mailinfra.policies.mailinfra_policy.standards import privacy
+from mailinfra.policies.mailinfra_policy.standards._uris import address_domain
+from mailinfra.policies.mailinfra_policy.standards.errors import InputError
 
 __all__ = ["ARCHIVE_PREFIX", "EraseResult", "PrivacyError", "Targets", "erase", "normalize_address", "targets_from"]
 

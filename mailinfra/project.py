@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml  # type: ignore[import-untyped]
 
-from policies.mailinfra_policy.standards.errors import InputError
+from mailinfra.policies.mailinfra_policy.standards.errors import InputError
 
 from .values import Secret
 

@@ -194,8 +194,8 @@ class _Locator:
         if resource is None:
             return None, None
         try:
-            from policies.mailinfra_policy import providers
-            from policies.mailinfra_policy.standards import kinds
+            from mailinfra.policies.mailinfra_policy import providers
+            from mailinfra.policies.mailinfra_policy.standards import kinds
 
             view = providers.read(resource.type, resource.inputs, unknown=lambda v: v is UNKNOWN or isinstance(v, Secret))
             if view.name is None or view.type is None:

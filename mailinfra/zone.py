@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from policies.mailinfra_policy.providers import presentation
+from mailinfra.policies.mailinfra_policy.providers import presentation
 
 from .dnsplan import DeclaredRecord, declared_records
 

@@ -6,11 +6,11 @@ import copy
 
 import pytest
 
-from components.config import ConfigError, parse_config
-from components.wiring import static_records
+from mailinfra.components.config import ConfigError, parse_config
+from mailinfra.components.wiring import static_records
 from mailinfra.adopt import senders
 from mailinfra.adopt.changes import dmarc_losses, spf_losses
-from policies.mailinfra_policy.standards import spf
+from mailinfra.policies.mailinfra_policy.standards import spf
 from tests.test_config import stack_raw
 
 

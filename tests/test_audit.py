@@ -9,19 +9,19 @@ from typing import Any
 
 import pytest
 
-from components.alerts import SecurityAlerts, SecurityAlertsArgs, security_topic_policy
-from components.audit import KMS_FILTERS, AuditArgsError, AuditTrail, AuditTrailArgs, trail_bucket_statements
-from components.config import ConfigError, parse_config
-from components.detection import Detection, DetectionArgs, DetectionArgsError, finding_pattern
-from components.keystore import KeyStoreArgs, key_policy
-from components.operators import Operators, OperatorsArgs, OperatorsArgsError, mfa_policy
-from components.posture import Posture, PostureArgs, noncompliant_pattern
-from components.smtp import send_policy_document
+from mailinfra.components.alerts import SecurityAlerts, SecurityAlertsArgs, security_topic_policy
+from mailinfra.components.audit import KMS_FILTERS, AuditArgsError, AuditTrail, AuditTrailArgs, trail_bucket_statements
+from mailinfra.components.config import ConfigError, parse_config
+from mailinfra.components.detection import Detection, DetectionArgs, DetectionArgsError, finding_pattern
+from mailinfra.components.keystore import KeyStoreArgs, key_policy
+from mailinfra.components.operators import Operators, OperatorsArgs, OperatorsArgsError, mfa_policy
+from mailinfra.components.posture import Posture, PostureArgs, noncompliant_pattern
+from mailinfra.components.smtp import send_policy_document
 from mailinfra.engine import run_plan
 from mailinfra.policyrun import run_policies
-from policies.mailinfra_policy import ALL
-from policies.mailinfra_policy import audit as audit_rules
-from policies.mailinfra_policy.standards import aws
+from mailinfra.policies.mailinfra_policy import ALL
+from mailinfra.policies.mailinfra_policy import audit as audit_rules
+from mailinfra.policies.mailinfra_policy.standards import aws
 from tests.helpers import build
 from tests.policy_cases_audit import ORG_TRAIL, SENDER, TRAIL, res
 from tests.test_policies_helpers import run_resource, run_stack

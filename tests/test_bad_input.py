@@ -24,7 +24,7 @@ from mailinfra import planfile
 from mailinfra.outfile import OutputError, atomic_output, check_writable
 from mailinfra.planfile import PlanFileError, check_plan, load_json, load_plan_file
 from mailinfra.project import ProjectError, _one_edit, load_project, load_stack_config
-from policies.mailinfra_policy import providers
+from mailinfra.policies.mailinfra_policy import providers
 from tests.error_contract import (
     ROOT,
     STACKS,
@@ -502,7 +502,7 @@ def test_a_refused_stack_leaves_the_next_plan_working(project):
     The first run's submodules stayed as attributes of `components`, so the second run's
     `from . import wiring` got the old module: "args: must be a KeyStoreArgs (got
     'KeyStoreArgs')" - exit 2 for a valid stack."""
-    import components.config  # noqa: F401 - loaded before the runs, as in the suite
+    import mailinfra.components.config  # noqa: F401 - loaded before the runs, as in the suite
 
     write_stack(project, "badregion", DEV.replace("aws:region: eu-west-1", "aws:region: '0'"))
     assert_input_error(cli("plan", "--stack", "badregion", "--project", str(project)), "aws:region")

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from components import records
-from components.config import ConfigError, parse_config
-from policies.mailinfra_policy import ALL
-from policies.mailinfra_policy.standards import bimi, dmarc, txt
+from mailinfra.components import records
+from mailinfra.components.config import ConfigError, parse_config
+from mailinfra.policies.mailinfra_policy import ALL
+from mailinfra.policies.mailinfra_policy.standards import bimi, dmarc, txt
 from tests.test_config import stack_raw
 from tests.test_policies_helpers import run_stack
 

@@ -8,7 +8,7 @@ import os
 import pytest
 import yaml
 
-from components.config import ConfigError, parse_config
+from mailinfra.components.config import ConfigError, parse_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -192,7 +192,7 @@ def test_fleet_entry_may_be_a_bare_name() -> None:
 def test_preflight_builds_every_components_args_before_any_resource():
     import dataclasses
 
-    from components import wiring
+    from mailinfra.components import wiring
 
     raw, region = stack_raw("prod")
     cfg = parse_config(raw, stack="prod", region=region)
@@ -209,7 +209,7 @@ def test_preflight_builds_every_components_args_before_any_resource():
 
 
 def _preflight_error(raw: dict, stack: str = "prod", region: str = "eu-west-1") -> str:
-    from components import wiring
+    from mailinfra.components import wiring
 
     with pytest.raises(ConfigError) as err:
         wiring.preflight(parse_config(raw, stack=stack, region=region))
@@ -307,8 +307,8 @@ def test_values_are_shown_as_written() -> None:
 
 
 def test_default_spf_alignment_is_relaxed_and_aligns_with_ses_mail_from() -> None:
-    from components import wiring
-    from policies.mailinfra_policy.standards import dmarc
+    from mailinfra.components import wiring
+    from mailinfra.policies.mailinfra_policy.standards import dmarc
 
     raw, region = stack_raw("dev")
     d = parse_config(raw, stack="dev", region=region).domains[0]
@@ -329,7 +329,7 @@ def test_strict_spf_alignment_with_a_mail_from_subdomain_is_refused() -> None:
 
 
 def test_spf_alignment_rule_of_the_standard() -> None:
-    from policies.mailinfra_policy.standards import dmarc
+    from mailinfra.policies.mailinfra_policy.standards import dmarc
 
     strict = dmarc.spf_alignment_problem("s", "example.com", "bounce.example.com")
     assert strict is not None and strict.code == "dmarc-spf-never-aligns" and strict.tag == "aspf"
@@ -423,7 +423,7 @@ def test_load_takes_the_secret_keys_from_the_engine() -> None:
 
     from pulumi.runtime import config as rc
 
-    from components import config
+    from mailinfra.components import config
 
     raw, region = stack_raw("dev")
     raw["compliance"]["postalAddress"] = "short"  # a secure: value, decrypted by the engine

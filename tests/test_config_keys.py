@@ -4,7 +4,7 @@ Texts that send a user to a stack-file key: the policy pack's remediation regist
 the error messages (string constants of components/, the rules and the tool), the
 README's tables, the record-kind registry's config sections and the stack keys that
 preflight maps component arguments to. The model's keys come from
-``components.config.config_keys()``, built from the tuples its readers use.
+``mailinfra.components.config.config_keys()``, built from the tuples its readers use.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from components.config import DOMAIN_KEYS, NAMESPACE, TOP_KEYS, config_keys, parse_config
-from policies.mailinfra_policy import REMEDIATION
-from policies.mailinfra_policy.standards import kinds
+from mailinfra.components.config import DOMAIN_KEYS, NAMESPACE, TOP_KEYS, config_keys, parse_config
+from mailinfra.policies.mailinfra_policy import REMEDIATION
+from mailinfra.policies.mailinfra_policy.standards import kinds
 from tests.test_config import stack_raw
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -177,7 +177,7 @@ def test_record_kinds_name_real_config_sections() -> None:
 
 
 def test_preflight_maps_arguments_to_real_keys() -> None:
-    from components import wiring
+    from mailinfra.components import wiring
 
     raw, region = stack_raw("prod")
     cfg = parse_config(raw, stack="prod", region=region)

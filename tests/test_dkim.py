@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pulumi.dynamic.dynamic import serialize_provider
 from tests.test_keystore import assert_secret, make_args
 
-from components.dkim import (
+from mailinfra.components.dkim import (
     DKIM_KEY_SIZE,
     ByoDkim,
     ByoDkimArgs,
@@ -32,8 +32,8 @@ from components.dkim import (
     generate_key_material,
     plan_selectors,
 )
-from components.keystore import KeyStore, KeyStoreError
-from policies.mailinfra_policy.standards import dkim as dkim_std
+from mailinfra.components.keystore import KeyStore, KeyStoreError
+from mailinfra.policies.mailinfra_policy.standards import dkim as dkim_std
 
 D = dt.date
 DYNAMIC_TYPE = "pulumi-python:dynamic/mailinfra:DkimKeyPair"

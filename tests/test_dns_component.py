@@ -9,9 +9,9 @@ import pulumi
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from components import records as rec
-from components.dns import AuthRecords, AuthRecordsArgs, AuthRecordsError, DeferredRecord
-from policies.mailinfra_policy.standards import txt
+from mailinfra.components import records as rec
+from mailinfra.components.dns import AuthRecords, AuthRecordsArgs, AuthRecordsError, DeferredRecord
+from mailinfra.policies.mailinfra_policy.standards import txt
 
 
 def _dkim_2048() -> rec.DnsRecord:

@@ -7,8 +7,8 @@ import json
 import pulumi
 import pytest
 
-from components.dnssec import DNSSEC_REGION, Dnssec, DnssecArgs, dnssec_key_policy
-from components.keystore import ADMIN_ACTIONS, DESTRUCTIVE_ACTIONS, KeyStoreError
+from mailinfra.components.dnssec import DNSSEC_REGION, Dnssec, DnssecArgs, dnssec_key_policy
+from mailinfra.components.keystore import ADMIN_ACTIONS, DESTRUCTIVE_ACTIONS, KeyStoreError
 
 ACCOUNT = "123456789012"
 ADMIN = f"arn:aws:iam::{ACCOUNT}:role/mailinfra-deployer"

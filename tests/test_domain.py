@@ -6,11 +6,11 @@ import pulumi
 import pytest
 from pulumi.runtime import rpc
 
-from components.config import parse_config
-from components.domain import SendingDomain, SendingDomainArgs
-from components.keystore import KeyStore, KeyStoreArgs
-from components.relay import RelayArgsError, SesRelayArgs
-from components.wiring import static_records
+from mailinfra.components.config import parse_config
+from mailinfra.components.domain import SendingDomain, SendingDomainArgs
+from mailinfra.components.keystore import KeyStore, KeyStoreArgs
+from mailinfra.components.relay import RelayArgsError, SesRelayArgs
+from mailinfra.components.wiring import static_records
 from tests.test_config import stack_raw
 
 

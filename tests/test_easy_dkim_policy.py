@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from policies.mailinfra_policy import ALL
-from policies.mailinfra_policy.standards import dkim
+from mailinfra.policies.mailinfra_policy import ALL
+from mailinfra.policies.mailinfra_policy.standards import dkim
 from tests.test_policies_helpers import UNKNOWN, run_stack
 
 ID = "aws:sesv2/emailIdentity:EmailIdentity"

@@ -4,7 +4,7 @@ Every generated input ends in exit 0/1 with a valid report, or in exit 2 with on
 never a traceback, never the text of a secret. Three depths, cheapest first:
 
 - the stack file reader (mailinfra.project): many examples, milliseconds each;
-- the program's config path (components.config.load + the components' preflight, what
+- the program's config path (mailinfra.components.config.load + the components' preflight, what
   `__main__.py` runs before the first resource), on the engine's config encoding;
 - the whole command (`mailinfra plan`, `mailinfra verify --plan`) for a few examples.
 
@@ -32,7 +32,7 @@ from mailinfra.dnsplan import declared_records
 from mailinfra.planfile import PlanFileError, load_plan_file
 from mailinfra.project import ProjectError, StackConfig, load_project, load_stack_config
 from mailinfra.verify.expect import build_expectations
-from policies.mailinfra_policy.standards.errors import InputError
+from mailinfra.policies.mailinfra_policy.standards.errors import InputError
 from tests.error_contract import SECRET_MARK, STACKS, assert_contract, cli, make_project, real_plan_json, write_stack
 
 SHIPPED = {name: (STACKS / f"Pulumi.{name}.yaml").read_text() for name in ("dev", "staging", "prod", "fleet")}
@@ -211,7 +211,7 @@ def _config_path(project: str, cfg: StackConfig) -> None:
     from pulumi.runtime import config as pulumi_config
     from pulumi.runtime import settings as pulumi_settings
 
-    from components import config, wiring
+    from mailinfra.components import config, wiring
 
     def run() -> None:
         pulumi_settings.configure(pulumi_settings.Settings(project=project, stack=cfg.stack, dry_run=True))

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from components.buckets import bucket_policy
-from components.config import ConfigError, parse_config
-from components.events import EventsArgsError, SesEvents, SesEventsArgs, event_types, queue_policy
-from components.intake import IntakeArgsError, ReportIntake, ReportIntakeArgs, intake_records, ses_put_statement
-from components.reputation import ReputationAlarms, ReputationAlarmsArgs, ReputationArgsError, alarm_specs
-from policies.mailinfra_policy.standards import aws
+from mailinfra.components.buckets import bucket_policy
+from mailinfra.components.config import ConfigError, parse_config
+from mailinfra.components.events import EventsArgsError, SesEvents, SesEventsArgs, event_types, queue_policy
+from mailinfra.components.intake import IntakeArgsError, ReportIntake, ReportIntakeArgs, intake_records, ses_put_statement
+from mailinfra.components.reputation import ReputationAlarms, ReputationAlarmsArgs, ReputationArgsError, alarm_specs
+from mailinfra.policies.mailinfra_policy.standards import aws
 from tests.helpers import build
 
 KMS = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"

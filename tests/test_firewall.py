@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from components.firewall import (
+from mailinfra.components.firewall import (
     MX_ROLE_TAG,
     Firewall,
     FirewallArgs,

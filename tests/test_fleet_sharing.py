@@ -10,12 +10,12 @@ from dataclasses import replace
 
 import pytest
 
-from components import wiring
-from components.config import ConfigError, parse_config
-from components.smtp import send_policy_document
+from mailinfra.components import wiring
+from mailinfra.components.config import ConfigError, parse_config
+from mailinfra.components.smtp import send_policy_document
 from mailinfra.engine import run_plan
-from policies.mailinfra_policy import ALL
-from policies.mailinfra_policy.standards import quotas
+from mailinfra.policies.mailinfra_policy import ALL
+from mailinfra.policies.mailinfra_policy.standards import quotas
 from tests.test_config import stack_raw
 from tests.test_fleet_stack import ROOT
 from tests.test_policies_helpers import run_resource

@@ -7,7 +7,7 @@ import os
 
 import yaml
 
-from components.config import parse_config
+from mailinfra.components.config import parse_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -8,7 +8,7 @@ import logging
 import pulumi
 import pytest
 
-from components.keystore import (
+from mailinfra.components.keystore import (
     ADMIN_ACTIONS,
     DESTRUCTIVE_ACTIONS,
     KeyStore,

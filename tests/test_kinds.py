@@ -8,14 +8,14 @@ import pulumi
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from components import records as rec
-from components.dns import AuthRecords, AuthRecordsArgs
+from mailinfra.components import records as rec
+from mailinfra.components.dns import AuthRecords, AuthRecordsArgs
 from mailinfra.verify.expect import build_expectations
-from policies.mailinfra_policy import providers
-from policies.mailinfra_policy.dns import record_view
-from policies.mailinfra_policy.standards import kinds
-from policies.mailinfra_policy.standards._common import zone_for
-from policies.mailinfra_policy.standards.errors import InputError
+from mailinfra.policies.mailinfra_policy import providers
+from mailinfra.policies.mailinfra_policy.dns import record_view
+from mailinfra.policies.mailinfra_policy.standards import kinds
+from mailinfra.policies.mailinfra_policy.standards._common import zone_for
+from mailinfra.policies.mailinfra_policy.standards.errors import InputError
 
 DOMAIN = "mail.example.com"
 ZONES = ("example.com", "vendor.net")

@@ -54,7 +54,7 @@ def test_verify_and_zone_import_no_pulumi() -> None:
 def test_policy_rules_still_load_on_first_use() -> None:
     code = (
         "import json, sys\n"
-        "import policies.mailinfra_policy as p\n"
+        "import mailinfra.policies.mailinfra_policy as p\n"
         "before = 'pulumi_policy' in sys.modules\n"
         "names = [x.name for x in p.ALL]\n"
         "print(json.dumps([before, 'pulumi_policy' in sys.modules, len(names), len(set(names)), p.level_for is p.common.level_for]))\n"
@@ -68,9 +68,9 @@ def test_policy_rules_still_load_on_first_use() -> None:
 def test_registries_are_complete_whichever_name_is_imported_first() -> None:
     code = (
         "import json\n"
-        "from policies.mailinfra_policy import policy_config_for, LEVELS\n"
+        "from mailinfra.policies.mailinfra_policy import policy_config_for, LEVELS\n"
         "cfg = policy_config_for('dev')\n"
-        "import policies.mailinfra_policy as p\n"
+        "import mailinfra.policies.mailinfra_policy as p\n"
         "print(json.dumps([len(cfg), len(LEVELS), len(p.ALL), cfg['kms-key-protected']['enforcementLevel']]))\n"
     )
     n_cfg, n_levels, n_all, level = _run(code)  # type: ignore[misc]

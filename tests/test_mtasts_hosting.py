@@ -8,7 +8,7 @@ from typing import Any
 import pulumi_aws as aws
 import pytest
 
-from components.mtasts_hosting import (
+from mailinfra.components.mtasts_hosting import (
     CACHING_OPTIMIZED_POLICY_ID,
     MtaStsHosting,
     MtaStsHostingArgs,

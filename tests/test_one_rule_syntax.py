@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from components import config
-from components.dnssec import DnssecArgs
-from components.keystore import KeyStoreArgs, KeyStoreError
-from components.records import RecordError, mail_from_records
-from components.relay import ByodkimSigning, RelayArgsError, check_domain
-from policies.mailinfra_policy.standards import bimi, dkim, mailfrom, spf
-from policies.mailinfra_policy.standards.errors import StandardError
+from mailinfra.components import config
+from mailinfra.components.dnssec import DnssecArgs
+from mailinfra.components.keystore import KeyStoreArgs, KeyStoreError
+from mailinfra.components.records import RecordError, mail_from_records
+from mailinfra.components.relay import ByodkimSigning, RelayArgsError, check_domain
+from mailinfra.policies.mailinfra_policy.standards import bimi, dkim, mailfrom, spf
+from mailinfra.policies.mailinfra_policy.standards.errors import StandardError
 from tests.test_config import stack_raw
 
 ACCOUNT = "123456789012"
@@ -215,7 +215,7 @@ def test_verify_refuses_a_dkim_selector_the_standard_refuses(tmp_path: Any) -> N
     ],
 )
 def test_an_unsubscribe_url_is_judged_alike_by_config_and_the_policy(url: str, valid: bool) -> None:
-    from policies.mailinfra_policy import ALL
+    from mailinfra.policies.mailinfra_policy import ALL
     from tests.test_policies_helpers import run_stack
 
     policy = {p.name: p for p in ALL}["compliance-marketing-facts"]

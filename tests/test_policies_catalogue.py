@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from mailinfra.policyrun import run_policies
-from policies.mailinfra_policy import ALL, LEVELS, REMEDIATION, SEVERITY
-from policies.mailinfra_policy.standards import txt
+from mailinfra.policies.mailinfra_policy import ALL, LEVELS, REMEDIATION, SEVERITY
+from mailinfra.policies.mailinfra_policy.standards import txt
 from tests.policy_cases_audit import CASES as AUDIT_CASES
 from tests.policy_cases_events import CASES as EVENTS_CASES
 from tests.policy_cases_privacy import CASES as PRIVACY_CASES

@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 import yaml
 
-from components.config import TOP_KEYS
+from mailinfra.components.config import TOP_KEYS
 from mailinfra.engine import run_plan
 from mailinfra.policyrun import Violation
 from mailinfra.sarif import plan_to_sarif
-from policies.mailinfra_policy import ALL, common
-from policies.mailinfra_policy.standards import txt
-from policies.mailinfra_policy.standards._common import ENVIRONMENTS
+from mailinfra.policies.mailinfra_policy import ALL, common
+from mailinfra.policies.mailinfra_policy.standards import txt
+from mailinfra.policies.mailinfra_policy.standards._common import ENVIRONMENTS
 from tests.test_policies_helpers import UNKNOWN, run_resource, run_stack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -219,7 +219,7 @@ def test_dns_rules_report_the_standards_findings() -> None:
 
 
 def test_rule_with_an_unknown_problem_code_fails_at_definition() -> None:
-    from policies.mailinfra_policy import dns
+    from mailinfra.policies.mailinfra_policy import dns
 
     with pytest.raises(ValueError, match="unknown problem codes"):
         dns._problems(dns._spf, dns._check_spf, "spf-no-such-code")

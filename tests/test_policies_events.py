@@ -9,7 +9,7 @@ import pytest
 
 from mailinfra.engine import run_plan
 from mailinfra.policyrun import run_policies
-from policies.mailinfra_policy import ALL
+from mailinfra.policies.mailinfra_policy import ALL
 from tests.policy_cases_events import ACCOUNT_ALARMS, CS, ED, RULE_SET, SET_ALARMS, alarm, destination, res
 from tests.test_policies_helpers import UNKNOWN, run_resource, run_stack
 

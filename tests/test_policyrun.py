@@ -93,7 +93,7 @@ def test_unknowns_reach_policies_as_crossguard_sentinels() -> None:
 
 def test_policy_config_file_and_shipped_environment_configs(tmp_path: Path) -> None:
 
-    from policies.mailinfra_policy import policy_config_for
+    from mailinfra.policies.mailinfra_policy import policy_config_for
 
     for env in ("dev", "staging", "prod"):
         shipped = json.loads((ROOT / "policies" / "config" / f"{env}.json").read_text())
@@ -169,8 +169,8 @@ def test_shipped_stacks_have_no_mandatory_violation(stack: str) -> None:
 def test_stack_policies_share_one_view_per_resource_list_and_never_a_stale_one() -> None:
     from pulumi_policy import StackValidationArgs
 
-    from policies.mailinfra_policy import dns
-    from policies.mailinfra_policy.common import StackView
+    from mailinfra.policies.mailinfra_policy import dns
+    from mailinfra.policies.mailinfra_policy.common import StackView
     from tests.test_policies_helpers import policy_resources, run_stack
 
     record = "aws:route53/record:Record"

@@ -214,7 +214,7 @@ def test_prod_contains_the_sending_side(plans):
     assert len(ksk_keys) == 1 and ksk_keys[0].inputs["keyUsage"] == "SIGN_VERIFY"
     assert by_type["aws:route53/keySigningKey:KeySigningKey"] and by_type["aws:route53/hostedZoneDnsSec:HostedZoneDnsSec"]
     # the served MTA-STS policy and the TXT id come from one builder
-    from policies.mailinfra_policy.standards import mtasts
+    from mailinfra.policies.mailinfra_policy.standards import mtasts
 
     (obj,) = [r for r in plan.resources if r.type == "aws:s3/bucketObjectv2:BucketObjectv2"]
     served = obj.inputs["content"]

@@ -8,14 +8,14 @@ import dns.rdatatype
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from components import records as rec
-from components.dns import AuthRecordsArgs, AuthRecordsError
+from mailinfra.components import records as rec
+from mailinfra.components.dns import AuthRecordsArgs, AuthRecordsError
 from mailinfra.dnsplan import declared_records
 from mailinfra.zone import zone_files
-from policies.mailinfra_policy import providers
-from policies.mailinfra_policy.standards import txt
-from policies.mailinfra_policy.standards._common import zone_for
-from policies.mailinfra_policy.standards.errors import InputError
+from mailinfra.policies.mailinfra_policy import providers
+from mailinfra.policies.mailinfra_policy.standards import txt
+from mailinfra.policies.mailinfra_policy.standards._common import zone_for
+from mailinfra.policies.mailinfra_policy.standards.errors import InputError
 
 CF = providers.adapter("cloudflare")
 R53 = providers.adapter("route53")

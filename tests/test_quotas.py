@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import yaml
 
-from components.config import ConfigError, parse_config
-from policies.mailinfra_policy import ALL
-from policies.mailinfra_policy.standards import quotas
+from mailinfra.components.config import ConfigError, parse_config
+from mailinfra.policies.mailinfra_policy import ALL
+from mailinfra.policies.mailinfra_policy.standards import quotas
 from tests.test_config import stack_raw
 from tests.test_policies_helpers import run_stack
 

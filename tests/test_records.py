@@ -13,10 +13,10 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components import records as r
-from components.records import DnsRecord, RecordError
-from policies.mailinfra_policy.standards import dkim, dmarc, mtasts, spf, tlsrpt, txt
-from policies.mailinfra_policy.standards.errors import StandardError
+from mailinfra.components import records as r
+from mailinfra.components.records import DnsRecord, RecordError
+from mailinfra.policies.mailinfra_policy.standards import dkim, dmarc, mtasts, spf, tlsrpt, txt
+from mailinfra.policies.mailinfra_policy.standards.errors import StandardError
 from tests.strategies import ADDRESS, DOMAIN, IP4, IP6, LABEL
 
 

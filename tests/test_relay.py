@@ -9,7 +9,7 @@ import pulumi
 import pytest
 from pulumi.runtime import rpc
 
-from components.relay import (
+from mailinfra.components.relay import (
     ByodkimSigning,
     ContactTopic,
     RelayArgsError,

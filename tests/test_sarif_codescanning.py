@@ -11,12 +11,12 @@ import jsonschema
 import pytest
 import yaml
 
-from components.config import config_keys
+from mailinfra.components.config import config_keys
 from mailinfra import sarif as sarif_module
 from mailinfra.engine import run_plan
 from mailinfra.policyrun import Violation, run_policies
 from mailinfra.sarif import FINGERPRINT, fingerprint, help_uri, plan_to_sarif, repository_url
-from policies.mailinfra_policy import ALL, SEVERITY
+from mailinfra.policies.mailinfra_policy import ALL, SEVERITY
 from tests.error_contract import SARIF_SCHEMA, make_project
 from tests.test_policies_helpers import make_plan
 

@@ -10,7 +10,7 @@ import pulumi_aws as aws
 import pytest
 from pulumi.runtime import rpc
 
-from components.smtp import (
+from mailinfra.components.smtp import (
     SmtpAccess,
     SmtpAccessArgs,
     SmtpArgsError,

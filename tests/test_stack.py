@@ -120,7 +120,11 @@ def test_components_have_no_import_cycle():
 
 @pytest.mark.parametrize(
     "order",
-    [("components.wiring", "components.domain"), ("components.domain", "components.wiring"), ("components.stack",)],
+    [
+        ("mailinfra.components.wiring", "mailinfra.components.domain"),
+        ("mailinfra.components.domain", "mailinfra.components.wiring"),
+        ("mailinfra.components.stack",),
+    ],
 )
 def test_components_import_in_any_order(order):
     code = "import importlib\n" + "".join(f"importlib.import_module({m!r})\n" for m in order)
@@ -136,7 +140,7 @@ def test_a_component_input_error_is_exit_2_on_one_line(tmp_path):
     (tmp_path / "__main__.py").write_text(
         textwrap.dedent(
             """
-            from components.firewall import FirewallArgs
+            from mailinfra.components.firewall import FirewallArgs
 
             FirewallArgs(region="west", tags={"owner": "o"})
             """
@@ -165,7 +169,7 @@ def test_an_input_error_subclass_needs_no_marker(tmp_path):
     (tmp_path / "Pulumi.yaml").write_text("name: own-input-error\nruntime: python\n")
     (tmp_path / "Pulumi.dev.yaml").write_text("config: {}\n")
     (tmp_path / "__main__.py").write_text(
-        "from policies.mailinfra_policy.standards.errors import InputError\n\n\n"
+        "from mailinfra.policies.mailinfra_policy.standards.errors import InputError\n\n\n"
         "class Mine(InputError):\n    pass\n\n\n"
         "assert not hasattr(Mine, 'mailinfra_exit_code')\n"
         "raise Mine('domains[0]: not a domain\\nsecond line')\n"

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from policies.mailinfra_policy.standards import bimi
+from mailinfra.policies.mailinfra_policy.standards import bimi
 
 NOW = dt.datetime.now(dt.timezone.utc)
 SVG = (

@@ -10,8 +10,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policies.mailinfra_policy.standards import dkim
-from policies.mailinfra_policy.standards.errors import DkimError
+from mailinfra.policies.mailinfra_policy.standards import dkim
+from mailinfra.policies.mailinfra_policy.standards.errors import DkimError
 
 
 @pytest.fixture(scope="module")

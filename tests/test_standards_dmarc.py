@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policies.mailinfra_policy.standards import dmarc
-from policies.mailinfra_policy.standards._common import organizational_domain
-from policies.mailinfra_policy.standards.errors import DmarcError
+from mailinfra.policies.mailinfra_policy.standards import dmarc
+from mailinfra.policies.mailinfra_policy.standards._common import organizational_domain
+from mailinfra.policies.mailinfra_policy.standards.errors import DmarcError
 from tests.strategies import ADDRESS
 
 

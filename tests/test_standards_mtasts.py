@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policies.mailinfra_policy.standards import mtasts
-from policies.mailinfra_policy.standards.errors import MtaStsError
+from mailinfra.policies.mailinfra_policy.standards import mtasts
+from mailinfra.policies.mailinfra_policy.standards.errors import MtaStsError
 from tests.strategies import LABEL, hosts
 
 

@@ -18,9 +18,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from policies.mailinfra_policy import standards
-from policies.mailinfra_policy.standards import dkim, dmarc, mtasts, spf, tlsrpt, txt
-from policies.mailinfra_policy.standards.errors import Problem
+from mailinfra.policies.mailinfra_policy import standards
+from mailinfra.policies.mailinfra_policy.standards import dkim, dmarc, mtasts, spf, tlsrpt, txt
+from mailinfra.policies.mailinfra_policy.standards.errors import Problem
 
 STABLE: dict[str, tuple[str, ...]] = {
     "spf": (
@@ -127,7 +127,7 @@ def test_every_module_that_reports_problems_is_in_the_table() -> None:
 
 @pytest.mark.parametrize("name", sorted(STABLE))
 def test_codes_are_stable_kebab_case_and_the_modules_own(name: str) -> None:
-    module = importlib.import_module(f"policies.mailinfra_policy.standards.{name}")
+    module = importlib.import_module(f"mailinfra.policies.mailinfra_policy.standards.{name}")
     codes = tuple(module.CODES)
     assert len(set(codes)) == len(codes), "a code listed twice"
     assert sorted(codes) == sorted(STABLE[name])

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from policies.mailinfra_policy.standards import dkim, dmarc, mtasts, spf, tlsrpt
-from policies.mailinfra_policy.standards.errors import StandardError
+from mailinfra.policies.mailinfra_policy.standards import dkim, dmarc, mtasts, spf, tlsrpt
+from mailinfra.policies.mailinfra_policy.standards.errors import StandardError
 
 UNRELATED = ["google-site-verification=abc", "MS=ms123", ""]
 

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policies.mailinfra_policy.standards import spf
-from policies.mailinfra_policy.standards.errors import SpfError
+from mailinfra.policies.mailinfra_policy.standards import spf
+from mailinfra.policies.mailinfra_policy.standards.errors import SpfError
 from tests.strategies import DOMAIN, IP4, IP6
 
 

@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from policies.mailinfra_policy.standards import tlsa
-from policies.mailinfra_policy.standards.errors import StandardError, TlsaError
+from mailinfra.policies.mailinfra_policy.standards import tlsa
+from mailinfra.policies.mailinfra_policy.standards.errors import StandardError, TlsaError
 
 NOW = dt.datetime.now(dt.timezone.utc)
 

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policies.mailinfra_policy.standards import bimi, tlsrpt
-from policies.mailinfra_policy.standards.errors import BimiError, TlsRptError
+from mailinfra.policies.mailinfra_policy.standards import bimi, tlsrpt
+from mailinfra.policies.mailinfra_policy.standards.errors import BimiError, TlsRptError
 from tests.strategies import LABEL, hosts
 
 

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policies.mailinfra_policy.standards import txt
-from policies.mailinfra_policy.standards.errors import StandardError, TxtError
+from mailinfra.policies.mailinfra_policy.standards import txt
+from mailinfra.policies.mailinfra_policy.standards.errors import StandardError, TxtError
 
 # Printable text, including multibyte characters, without control characters.
 TEXT = st.text(

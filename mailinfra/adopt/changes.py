@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from policies.mailinfra_policy.standards import dmarc, spf
-from policies.mailinfra_policy.standards.errors import StandardError
+from mailinfra.policies.mailinfra_policy.standards import dmarc, spf
+from mailinfra.policies.mailinfra_policy.standards.errors import StandardError
 
 from ..dnsplan import DeclaredRecord
 from . import senders

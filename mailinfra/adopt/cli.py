@@ -91,7 +91,7 @@ def adopt(
     cloudflare_api: str | None,
 ) -> None:
     """Declare a domain that already sends mail, keeping every live sender."""
-    from policies.mailinfra_policy.standards._common import normalize_host, zone_for
+    from mailinfra.policies.mailinfra_policy.standards._common import normalize_host, zone_for
 
     from . import fragment as fr
     from . import senders

@@ -18,9 +18,9 @@ from typing import Any
 
 import yaml
 
-from policies.mailinfra_policy.standards import bimi, dmarc, spf, tlsrpt
-from policies.mailinfra_policy.standards._common import normalize_host
-from policies.mailinfra_policy.standards.errors import StandardError
+from mailinfra.policies.mailinfra_policy.standards import bimi, dmarc, spf, tlsrpt
+from mailinfra.policies.mailinfra_policy.standards._common import normalize_host
+from mailinfra.policies.mailinfra_policy.standards.errors import StandardError
 
 from . import senders
 from .live import LiveDomain

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from policies.mailinfra_policy import providers
+from mailinfra.policies.mailinfra_policy import providers
 
 from .changes import Change
 

@@ -12,8 +12,8 @@ import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from policies.mailinfra_policy.standards import bimi, dkim, dmarc, mtasts, spf, tlsrpt
-from policies.mailinfra_policy.standards.errors import StandardError
+from mailinfra.policies.mailinfra_policy.standards import bimi, dkim, dmarc, mtasts, spf, tlsrpt
+from mailinfra.policies.mailinfra_policy.standards.errors import StandardError
 
 from ..verify.resolver import DnsAnswer, DnsClient
 

@@ -11,8 +11,8 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 
-from policies.mailinfra_policy.standards._common import normalize_host
-from policies.mailinfra_policy.standards.spf import SpfMechanism, SpfModifier
+from mailinfra.policies.mailinfra_policy.standards._common import normalize_host
+from mailinfra.policies.mailinfra_policy.standards.spf import SpfMechanism, SpfModifier
 
 __all__ = ["SENDERS", "Sender", "dkim_selectors", "report_service", "sender_of_selector", "sender_of_term", "txt_owner"]
 

@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mailinfra.verify.resolver import DnsClient
-from policies.mailinfra_policy.standards import canspam
-from policies.mailinfra_policy.standards import dkim as dkim_std
-from policies.mailinfra_policy.standards import dmarc as dmarc_std
-from policies.mailinfra_policy.standards import unsubscribe as unsub_std
-from policies.mailinfra_policy.standards._common import in_zone, normalize_host
-from policies.mailinfra_policy.standards._uris import address_domain
-from policies.mailinfra_policy.standards.errors import StandardError
+from mailinfra.policies.mailinfra_policy.standards import canspam
+from mailinfra.policies.mailinfra_policy.standards import dkim as dkim_std
+from mailinfra.policies.mailinfra_policy.standards import dmarc as dmarc_std
+from mailinfra.policies.mailinfra_policy.standards import unsubscribe as unsub_std
+from mailinfra.policies.mailinfra_policy.standards._common import in_zone, normalize_host
+from mailinfra.policies.mailinfra_policy.standards._uris import address_domain
+from mailinfra.policies.mailinfra_policy.standards.errors import StandardError
 
 from .parse import MAX_HEADERS, ParsedMessage
 from .report import MessageResult, make

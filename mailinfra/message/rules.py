@@ -3,7 +3,7 @@ published requirement (with its URL). One table, shown with every result."""
 
 from __future__ import annotations
 
-from policies.mailinfra_policy.standards.canspam import POSTAL_ADDRESS_RULE
+from mailinfra.policies.mailinfra_policy.standards.canspam import POSTAL_ADDRESS_RULE
 
 __all__ = ["GOOGLE", "MICROSOFT", "RULES", "YAHOO", "rule"]
 

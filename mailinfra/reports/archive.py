@@ -21,7 +21,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from policies.mailinfra_policy.standards.errors import InputError
+from mailinfra.policies.mailinfra_policy.standards.errors import InputError
 
 __all__ = ["Limits", "Payload", "ReportError", "payloads", "safe_name", "sniff"]
 

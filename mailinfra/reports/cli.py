@@ -45,8 +45,8 @@ def _since(value: str | None) -> int | None:
 
 def _stack_settings(project: str, stack: str) -> tuple[dict[str, tuple[str, bool]], tuple[str, ...]]:
     """Each declared domain's (dmarc.policy, dmarc.testing), and relay.senderIps (known sources)."""
-    from components.config import NAMESPACE, _decode, parse_config
-    from policies.mailinfra_policy.standards.errors import InputError as BadInput
+    from mailinfra.components.config import NAMESPACE, _decode, parse_config
+    from mailinfra.policies.mailinfra_policy.standards.errors import InputError as BadInput
     from mailinfra.project import load_project, load_stack_config
 
     with input_errors():

@@ -25,7 +25,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
-from policies.mailinfra_policy.standards.dmarc import POLICIES
+from mailinfra.policies.mailinfra_policy.standards.dmarc import POLICIES
 
 from .archive import Limits, ReportError, safe_name
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from policies.mailinfra_policy.standards.errors import InputError
+from mailinfra.policies.mailinfra_policy.standards.errors import InputError
 
 from .archive import Limits, ReportError
 from .collect import Input

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from policies.mailinfra_policy.standards import dkim as dkim_std
-from policies.mailinfra_policy.standards.errors import StandardError
+from mailinfra.policies.mailinfra_policy.standards import dkim as dkim_std
+from mailinfra.policies.mailinfra_policy.standards.errors import StandardError
 
 from .errors import VerifyInputError
 from .report import CheckResult, Report

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from functools import partial
 from urllib.parse import urlsplit
 
-from policies.mailinfra_policy.standards import bimi as bimi_std
-from policies.mailinfra_policy.standards.errors import Problem, StandardError
+from mailinfra.policies.mailinfra_policy.standards import bimi as bimi_std
+from mailinfra.policies.mailinfra_policy.standards.errors import Problem, StandardError
 
 from .context import Context, Task, records_for
 from .expect import Expectations, ExpectedRecord

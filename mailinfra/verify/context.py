@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from policies.mailinfra_policy.standards import kinds
+from mailinfra.policies.mailinfra_policy.standards import kinds
 
 from .expect import Expectations, ExpectedRecord
 from .report import CheckResult

@@ -25,8 +25,8 @@ import asyncio
 from collections.abc import Iterable
 from functools import partial
 
-from policies.mailinfra_policy.standards import tlsa as tlsa_std
-from policies.mailinfra_policy.standards.errors import StandardError
+from mailinfra.policies.mailinfra_policy.standards import tlsa as tlsa_std
+from mailinfra.policies.mailinfra_policy.standards.errors import StandardError
 
 from . import smtp
 from .context import Context, Task, records_for

@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from functools import partial
 from typing import Any
 
-from policies.mailinfra_policy.standards import dkim as dkim_std
-from policies.mailinfra_policy.standards.errors import StandardError
+from mailinfra.policies.mailinfra_policy.standards import dkim as dkim_std
+from mailinfra.policies.mailinfra_policy.standards.errors import StandardError
 
 from .context import Context, Task, records_for
 from .errors import VerifyInputError

@@ -13,9 +13,9 @@ import asyncio
 from collections.abc import Iterable, Sequence
 from functools import partial
 
-from policies.mailinfra_policy.standards import dmarc as dmarc_std
-from policies.mailinfra_policy.standards._common import zone_for
-from policies.mailinfra_policy.standards.errors import StandardError
+from mailinfra.policies.mailinfra_policy.standards import dmarc as dmarc_std
+from mailinfra.policies.mailinfra_policy.standards._common import zone_for
+from mailinfra.policies.mailinfra_policy.standards.errors import StandardError
 
 from .context import Context, Task, records_for
 from .expect import Expectations, mail_from_domains

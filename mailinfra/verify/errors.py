@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from policies.mailinfra_policy.standards.errors import InputError
+from mailinfra.policies.mailinfra_policy.standards.errors import InputError
 
 __all__ = ["VerifyInputError"]
 

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mailinfra.dnsplan import DeclaredRecord, declared_records
-from policies.mailinfra_policy.standards import dkim as dkim_std
-from policies.mailinfra_policy.standards import aws, kinds, mailfrom
+from mailinfra.policies.mailinfra_policy.standards import dkim as dkim_std
+from mailinfra.policies.mailinfra_policy.standards import aws, kinds, mailfrom
 
 from .errors import VerifyInputError
 

@@ -16,7 +16,7 @@ import ipaddress
 from collections.abc import Iterable
 from functools import partial
 
-from policies.mailinfra_policy.standards import dnsbl as dnsbl_std
+from mailinfra.policies.mailinfra_policy.standards import dnsbl as dnsbl_std
 
 from .context import Context, Task
 from .expect import Expectations

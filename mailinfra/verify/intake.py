@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from policies.mailinfra_policy.standards import aws as aws_std
-from policies.mailinfra_policy.standards import dmarc as dmarc_std
-from policies.mailinfra_policy.standards import intake as intake_std
-from policies.mailinfra_policy.standards import tlsrpt as tlsrpt_std
-from policies.mailinfra_policy.standards.errors import StandardError
+from mailinfra.policies.mailinfra_policy.standards import aws as aws_std
+from mailinfra.policies.mailinfra_policy.standards import dmarc as dmarc_std
+from mailinfra.policies.mailinfra_policy.standards import intake as intake_std
+from mailinfra.policies.mailinfra_policy.standards import tlsrpt as tlsrpt_std
+from mailinfra.policies.mailinfra_policy.standards.errors import StandardError
 
 from .context import Context, Task
 from .expect import Expectations, ExpectedRecord, mx_exchange

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from functools import partial
 from typing import Any
 
-from policies.mailinfra_policy.standards import aws
+from mailinfra.policies.mailinfra_policy.standards import aws
 
 from .context import Context, Task
 from .expect import Expectations

@@ -17,8 +17,8 @@ import ssl
 from collections.abc import Iterable
 from functools import partial
 
-from policies.mailinfra_policy.standards import mtasts as mtasts_std
-from policies.mailinfra_policy.standards.errors import StandardError
+from mailinfra.policies.mailinfra_policy.standards import mtasts as mtasts_std
+from mailinfra.policies.mailinfra_policy.standards.errors import StandardError
 
 from .context import Context, Task, records_for
 from .expect import Expectations

@@ -12,8 +12,8 @@ import ipaddress
 from collections.abc import Iterable
 from functools import partial
 
-from policies.mailinfra_policy.standards import dkim as dkim_std
-from policies.mailinfra_policy.standards.errors import StandardError
+from mailinfra.policies.mailinfra_policy.standards import dkim as dkim_std
+from mailinfra.policies.mailinfra_policy.standards.errors import StandardError
 
 from .context import Context, Task
 from .expect import Expectations, ExpectedRecord, easy_dkim_region, mx_exchange

@@ -15,7 +15,7 @@ leaves every other caller on pyspf's default.
 ``walk_budget`` expands the whole live include tree (include, redirect, a, mx, exists,
 ptr - every branch, as in the worst case where nothing matches) and counts the
 DNS-querying terms, the void lookups and include/redirect loops against the limits of
-``policies.mailinfra_policy.standards.spf``, which also owns the record syntax, the
+``mailinfra.policies.mailinfra_policy.standards.spf``, which also owns the record syntax, the
 redirect rule and the MX address-lookup limit.
 """
 
@@ -32,8 +32,8 @@ import dns.name
 import dns.rdatatype
 import spf as pyspf  # type: ignore[import-untyped]
 
-from policies.mailinfra_policy.standards import spf as spf_std
-from policies.mailinfra_policy.standards.errors import SpfError, StandardError
+from mailinfra.policies.mailinfra_policy.standards import spf as spf_std
+from mailinfra.policies.mailinfra_policy.standards.errors import SpfError, StandardError
 
 from .context import Context, Task, records_for
 from .expect import Expectations, mail_from_domains

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import partial
 
-from policies.mailinfra_policy.standards import tlsrpt as tlsrpt_std
-from policies.mailinfra_policy.standards.errors import StandardError
+from mailinfra.policies.mailinfra_policy.standards import tlsrpt as tlsrpt_std
+from mailinfra.policies.mailinfra_policy.standards.errors import StandardError
 
 from .context import Context, Task, records_for
 from .expect import Expectations

@@ -25,8 +25,8 @@ from functools import partial
 from typing import Any
 
 from mailinfra.values import SECRET_TEXT, Redactor, Secret
-from policies.mailinfra_policy.standards import unsubscribe as unsub_std
-from policies.mailinfra_policy.standards.errors import StandardError
+from mailinfra.policies.mailinfra_policy.standards import unsubscribe as unsub_std
+from mailinfra.policies.mailinfra_policy.standards.errors import StandardError
 
 from .context import Context, Task
 from .expect import Expectations

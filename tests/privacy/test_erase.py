@@ -163,7 +163,7 @@ def test_missing_credentials_and_outputs_are_one_line_exit_2(tmp_path: Path) -> 
 
 
 def test_suppression_reason_and_unreachable_endpoint(tmp_path: Path) -> None:
-    from policies.mailinfra_policy.standards import privacy
+    from mailinfra.policies.mailinfra_policy.standards import privacy
 
     assert privacy.ERASURE_SUPPRESSION_REASON == "COMPLAINT"  # SESv2 knows BOUNCE and COMPLAINT; an opt-out is the latter
     done = _erase(tmp_path, f"http://127.0.0.1:{free_port()}", PERSON)  # nothing listens: every step reports, no traceback

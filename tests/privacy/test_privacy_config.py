@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from components.config import ConfigError, parse_config
-from policies.mailinfra_policy import ALL
+from mailinfra.components.config import ConfigError, parse_config
+from mailinfra.policies.mailinfra_policy import ALL
 from tests.policy_cases_privacy import CASES, compliance
 from tests.test_config import stack_raw
 from tests.test_policies_helpers import run_stack

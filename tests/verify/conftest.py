@@ -37,8 +37,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from mailinfra.verify import Report, VerifyOptions, run_verify
-from policies.mailinfra_policy.standards import mtasts as mtasts_std
-from policies.mailinfra_policy.standards import txt as txt_std
+from mailinfra.policies.mailinfra_policy.standards import mtasts as mtasts_std
+from mailinfra.policies.mailinfra_policy.standards import txt as txt_std
 
 from .knot import INSTALL_HINT, KNOTD, free_port, write_setup
 

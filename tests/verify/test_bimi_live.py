@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from mailinfra.verify import Report, VerifyOptions, run_verify
-from policies.mailinfra_policy.standards import bimi as bimi_std
+from mailinfra.policies.mailinfra_policy.standards import bimi as bimi_std
 
 from .conftest import DOMAIN, HttpsServer, Pki, make_world, txt_rdata
 

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from mailinfra.message import CheckMessageInputError, CheckMessageOptions, StackFacts, run_check_message
 from mailinfra.message.parse import MAX_BYTES, MAX_HEADERS, parse_message
-from policies.mailinfra_policy.standards import dkim as dkim_std
+from mailinfra.policies.mailinfra_policy.standards import dkim as dkim_std
 
 from .conftest import KnotServer, _start_knot, txt_rdata, zone_text
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from mailinfra.verify import VerifyOptions, run_verify
-from policies.mailinfra_policy.providers import CLOUDFLARE
-from policies.mailinfra_policy.standards import txt
+from mailinfra.policies.mailinfra_policy.providers import CLOUDFLARE
+from mailinfra.policies.mailinfra_policy.standards import txt
 
 from .conftest import txt_rdata, zone_text
 

@@ -23,8 +23,8 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from mailinfra.verify import Report, VerifyInputError, VerifyOptions, run_verify
 from mailinfra.verify.cli import verify as verify_cmd
-from policies.mailinfra_policy.standards import kinds
-from policies.mailinfra_policy.standards import tlsa as tlsa_std
+from mailinfra.policies.mailinfra_policy.standards import kinds
+from mailinfra.policies.mailinfra_policy.standards import tlsa as tlsa_std
 
 from .conftest import DOMAIN, Pki, World, free_port, make_world, server_context
 

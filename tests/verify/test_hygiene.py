@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from components.config import ConfigError, _relay
+from mailinfra.components.config import ConfigError, _relay
 from mailinfra.verify import VerifyOptions, run_verify
-from policies.mailinfra_policy.standards import dnsbl as dnsbl_std
+from mailinfra.policies.mailinfra_policy.standards import dnsbl as dnsbl_std
 
 from .conftest import txt_rdata, zone_text
 from .dnsserver import FaultServer

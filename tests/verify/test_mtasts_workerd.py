@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from components.mtasts_hosting import POLICY_PATH, WORKER_COMPATIBILITY_DATE, worker_script
-from policies.mailinfra_policy.standards import mtasts as mtasts_std
+from mailinfra.components.mtasts_hosting import POLICY_PATH, WORKER_COMPATIBILITY_DATE, worker_script
+from mailinfra.policies.mailinfra_policy.standards import mtasts as mtasts_std
 
 from .conftest import Pki, World
 from .knot import free_port

@@ -9,7 +9,7 @@ from typing import Any
 from mailinfra.verify import VerifyOptions, run_verify
 from mailinfra.verify.expect import Expectations
 from mailinfra.verify.intake import intake_target
-from policies.mailinfra_policy.providers import ROUTE53
+from mailinfra.policies.mailinfra_policy.providers import ROUTE53
 
 from .conftest import txt_rdata, zone_text
 

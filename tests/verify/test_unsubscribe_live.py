@@ -23,7 +23,7 @@ import pytest
 
 from mailinfra.values import Secret
 from mailinfra.verify import CheckResult, Report
-from policies.mailinfra_policy.standards import unsubscribe as unsub_std
+from mailinfra.policies.mailinfra_policy.standards import unsubscribe as unsub_std
 
 from .conftest import DOMAIN, Pki, World, server_context
 

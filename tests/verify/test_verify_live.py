@@ -18,7 +18,7 @@ from mailinfra.verify import (
     run_verify,
 )
 from mailinfra.verify.cli import verify as verify_cmd
-from policies.mailinfra_policy.standards import mtasts as mtasts_std
+from mailinfra.policies.mailinfra_policy.standards import mtasts as mtasts_std
 
 from .conftest import (
     DOMAIN,

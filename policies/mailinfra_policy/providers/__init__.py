@@ -1,7 +1,7 @@
 """DNS provider adapters: one module per provider, each in both directions.
 
 record -> the inputs of the provider's Pulumi record resource (used by
-``components.dns.AuthRecords``), and resource inputs -> a provider-neutral
+``mailinfra.components.dns.AuthRecords``), and resource inputs -> a provider-neutral
 :class:`Record` (used by the policies, ``mailinfra``'s plan reader and zone export).
 A third provider is one module with an :class:`Adapter` subclass, listed in ``ADAPTERS``.
 

@@ -50,7 +50,7 @@ def is_placeholder(value: Any) -> bool:
 
 
 class RecordSpec(Protocol):
-    """What an adapter needs to write a record (components.records.DnsRecord fits)."""
+    """What an adapter needs to write a record (mailinfra.components.records.DnsRecord fits)."""
 
     @property
     def name(self) -> Any: ...  # str, or a pulumi Input for a record known after deploy
