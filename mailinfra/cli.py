@@ -292,6 +292,15 @@ def _attach_reports() -> None:
 _attach_reports()
 
 
+def _attach_policy_pack() -> None:
+    from .pack import policy_pack  # `mailinfra policy-pack path` for pulumi --policy-pack (issue 13)
+
+    main.add_command(policy_pack)
+
+
+_attach_policy_pack()
+
+
 @main.group()
 def privacy() -> None:
     """Privacy controls: the right to erasure (GDPR Art. 17, CCPA 1798.105)."""

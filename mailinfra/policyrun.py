@@ -46,7 +46,6 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pulumi_policy
@@ -120,15 +119,12 @@ class LoadedPack:
 
 
 def default_pack_dir() -> str:
-    """The pack shipped with mailinfra: <repo>/policies (installed beside the package)."""
-    here = Path(__file__).resolve().parent.parent / "policies"
+    """The pack shipped with mailinfra: ``mailinfra/policies`` (mailinfra.pack.pack_dir)."""
+    from .pack import pack_dir
+
+    here = pack_dir()
     if (here / "__main__.py").is_file():
         return str(here)
-    import importlib.util
-
-    spec = importlib.util.find_spec("policies")
-    if spec is not None and spec.submodule_search_locations:
-        return str(next(iter(spec.submodule_search_locations)))
     raise PolicyPackError("cannot find the mailinfra policy pack; pass --policy-pack DIR")
 
 
