@@ -294,8 +294,10 @@ class DkimKeyPairProvider(pulumi.dynamic.ResourceProvider):
     """Generates the key once (create); never again unless the selector or size changes.
 
     - ``check``: selector and key size valid, else a failure naming the property.
-    - ``diff``: ``replaces`` = the changed ones of selector/key_size, no change otherwise
-      (so a code change, a refresh or a re-run keeps the key).
+    - ``diff``: ``replaces`` = the changed ones of selector/key_size; an in-place update
+      when only the stored provider differs (its pickle names the module by path: state
+      written as ``components.dkim`` must be rewritten before refresh or destroy can load
+      it); no change otherwise (so a code change, a refresh or a re-run keeps the key).
     - ``update``: only reachable for changes without replacement; keeps the stored key.
     - ``read``: returns the stored state (refresh cannot see the key anywhere else).
     - ``delete``: nothing outside state (the Secrets Manager copy is its own resource).
@@ -320,8 +322,11 @@ class DkimKeyPairProvider(pulumi.dynamic.ResourceProvider):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
         replaces = [k for k in ("selector", "key_size") if _plain(olds.get(k)) != _plain(news.get(k))]
+        # Delete and Read unpickle the provider stored in the outputs, never the program's:
+        # a moved module (issue 13) is re-stored by an update that keeps the key.
+        moved = "__provider" in news and _plain(olds.get("__provider")) != _plain(news["__provider"])
         return pulumi.dynamic.DiffResult(
-            changes=bool(replaces),
+            changes=bool(replaces) or moved,
             replaces=replaces,
             stables=["private_key_pem", "private_key_b64", "public_key_b64", "public_key_sha256", "dkim_txt"],
             delete_before_replace=False,

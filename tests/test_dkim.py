@@ -256,9 +256,13 @@ def test_provider_diff_keeps_the_key() -> None:
     p = DkimKeyPairProvider()
     rid, created_outs = create("s2025a")
     olds = dict(created_outs, __provider="serialized-v1")
-    # re-run with the same inputs, even with a new provider serialization (code change): no change
-    same = p.diff(rid, olds, {"selector": "s2025a", "key_size": 2048, "__provider": "serialized-v2"})
+    # re-run with the same inputs and the same provider: no change
+    same = p.diff(rid, olds, {"selector": "s2025a", "key_size": 2048, "__provider": "serialized-v1"})
     assert same.changes is False and same.replaces == []
+    # a new provider serialization (the module moved to mailinfra.components.dkim): an
+    # in-place update that stores the new provider and keeps the key
+    moved_provider = p.diff(rid, olds, {"selector": "s2025a", "key_size": 2048, "__provider": "serialized-v2"})
+    assert moved_provider.changes is True and moved_provider.replaces == []
     # secrets as the provider host hands them over (keep_secrets) compare by value
     wrapped = p.diff(
         rid, olds, {"selector": {SECRET_SIG: "1b47061264138c4ac30d75fd1eb44270", "value": "s2025a"}, "key_size": 2048}
@@ -268,7 +272,7 @@ def test_provider_diff_keeps_the_key() -> None:
     moved = p.diff(rid, olds, {"selector": "s2025b", "key_size": 2048})
     assert moved.changes is True and moved.replaces == ["selector"] and moved.delete_before_replace is False
     assert p.diff(rid, olds, {"selector": "s2025a", "key_size": 1024}).replaces == ["key_size"]
-    # update (not reachable through diff) and read keep the stored key
+    # update (the provider-only change above) and read keep the stored key
     assert p.update(rid, olds, {"selector": "s2025a", "key_size": 2048}).outs == {
         k: v for k, v in olds.items() if k != "__provider"
     }
@@ -291,6 +295,8 @@ def test_serialized_provider_runs_in_a_fresh_interpreter() -> None:
     """What the real engine does: the dynamic provider host (cwd = project dir) unpickles
     the provider from state and calls create; the class is found by import."""
     blob = serialize_provider(DkimKeyPairProvider())
+    # the pickle names the class by module path: the one the wheel installs (README upgrade note)
+    assert b"mailinfra.components.dkim" in base64.b64decode(blob)
     code = textwrap.dedent(
         """
         import base64, sys, dill
