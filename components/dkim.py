@@ -296,8 +296,8 @@ class DkimKeyPairProvider(pulumi.dynamic.ResourceProvider):
     - ``check``: selector and key size valid, else a failure naming the property.
     - ``diff``: ``replaces`` = the changed ones of selector/key_size; an in-place update
       when only the stored provider differs (its pickle names the module by path: state
-      written as ``components.dkim`` must be rewritten before refresh or destroy can load
-      it); no change otherwise (so a code change, a refresh or a re-run keeps the key).
+      written under the top-level ``components`` must be re-stored before a refresh or
+      destroy can load it); no change otherwise (a refresh or a re-run keeps the key).
     - ``update``: only reachable for changes without replacement; keeps the stored key.
     - ``read``: returns the stored state (refresh cannot see the key anywhere else).
     - ``delete``: nothing outside state (the Secrets Manager copy is its own resource).
