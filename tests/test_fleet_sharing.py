@@ -56,9 +56,18 @@ def test_systems_split_where_iam_inline_policy_limit_needs_it_and_keep_config_or
     for s in systems:
         # the real document (partition aws) is within IAM's limit; the estimate takes the longest partition
         arns = [a.replace("arn:aws-us-gov:", "arn:aws:") for d in s.domains for a in wiring._send_arns(d, cfg)]
-        doc = send_policy_document([d.name for d in s.domains], arns)
+        doc = send_policy_document(
+            [d.name for d in s.domains],
+            arns,
+            source_vpce="vpce-0123456789abcdef0",
+            source_cidrs=cfg.network.allowed_cidrs if cfg.network else (),
+        )
         assert len("".join(doc.split())) <= quotas.IAM_USER_INLINE_POLICY_CHARS
-    assert len(systems) < len(cfg.domains) / 5  # far fewer IAM users than domains
+    # each full user is split where one more domain would not fit: the limit decides, not a fixed size
+    for full, after in zip(systems, systems[1:]):
+        if full.system == after.system:
+            assert wiring._policy_chars([*full.domains, after.domains[0]], cfg) > quotas.IAM_USER_INLINE_POLICY_CHARS
+    assert len(systems) < len(cfg.domains) / 2  # far fewer IAM users than domains
     # appending a domain leaves the earlier credentials' domains alone
     more = replace(cfg, domains=(*cfg.domains, replace(cfg.domains[0], name="late.brand-e.example")))
     again = wiring.smtp_systems(more)
@@ -123,7 +132,7 @@ def test_the_fleet_declares_one_shared_configuration_set_and_topic(fleet_plan) -
     sending = [r for r in identities if r.inputs["emailIdentity"] in fleet_plan.outputs["domains"]]
     assert len(sending) == 20 and {r.inputs["configurationSetName"] for r in sending} == {name}
     topics = [r.name for r in fleet_plan.resources if r.type == "aws:sns/topic:Topic"]
-    assert sorted(topics) == ["keys-key-alarms", "shared-relay-events"]
+    assert sorted(topics) == ["keys-key-alarms", "security-alerts-topic", "shared-relay-events"]
     alarms = [r for r in fleet_plan.resources if r.type == "aws:cloudwatch/metricAlarm:MetricAlarm"]
     per_set = [a for a in alarms if "ses:configuration-set" in str(a.inputs.get("dimensions"))]
     assert len(per_set) == 4  # warning and critical, bounce and complaint, of the one set
