@@ -29,6 +29,7 @@ from pulumi import Input, ResourceOptions
 
 from mailinfra.policies.mailinfra_policy.standards import aws as aws_std
 
+from ._aws import log_writer_role
 from .alerts import SecurityAlerts
 from .errors import ArgsError
 
@@ -173,45 +174,15 @@ class Detection(pulumi.ComponentResource):
                 tags=tags,
                 opts=child,
             )
-            role = aws.iam.Role(
-                f"{name}-flow-logs-role",
-                path="/mailinfra/",
-                assume_role_policy=json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-                                "Action": "sts:AssumeRole",
-                                "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}},
-                            }
-                        ],
-                    },
-                    sort_keys=True,
-                ),
+            role = log_writer_role(
+                f"{name}-flow-logs",
+                parent=self,
+                service="vpc-flow-logs.amazonaws.com",
+                account_id=args.account_id,
+                log_group_arn=group.arn,
+                actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                resources=lambda arn: [arn, f"{arn}:*"],
                 tags=tags,
-                opts=child,
-            )
-            aws.iam.RolePolicy(
-                f"{name}-flow-logs-delivery",
-                role=role.id,
-                policy=group.arn.apply(
-                    lambda arn: json.dumps(
-                        {
-                            "Version": "2012-10-17",
-                            "Statement": [
-                                {
-                                    "Effect": "Allow",
-                                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                                    "Resource": [arn, f"{arn}:*"],
-                                }
-                            ],
-                        },
-                        sort_keys=True,
-                    )
-                ),
-                opts=child,
             )
             aws.ec2.FlowLog(
                 f"{name}-flow-logs",

@@ -39,6 +39,7 @@ from pulumi import Input, Output, ResourceOptions
 
 from mailinfra.policies.mailinfra_policy.standards import aws as aws_std
 
+from ._aws import alarm_on_any, service_trust
 from .buckets import private_bucket
 from .errors import ArgsError
 
@@ -89,26 +90,6 @@ def queue_policy(queue_arn: str, rule_arn: str, account_id: str) -> dict[str, An
 
 def _ses_name(name: str) -> str:
     return (re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-") or "mailinfra")[:64]
-
-
-def _trust(service: str, account_id: str, source_arn: str | None = None) -> str:
-    condition: dict[str, Any] = {"StringEquals": {"aws:SourceAccount": account_id}}
-    if source_arn is not None:
-        condition["ArnEquals"] = {"aws:SourceArn": source_arn}
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": service},
-                    "Action": "sts:AssumeRole",
-                    "Condition": condition,
-                }
-            ],
-        },
-        sort_keys=True,
-    )
 
 
 @dataclass(frozen=True)
@@ -244,7 +225,7 @@ class SesEvents(pulumi.ComponentResource):
         firehose_role = aws.iam.Role(
             f"{name}-firehose",
             path="/mailinfra/",
-            assume_role_policy=_trust("firehose.amazonaws.com", acct),
+            assume_role_policy=service_trust("firehose.amazonaws.com", acct),
             tags=tags,
             opts=child,
         )
@@ -299,7 +280,7 @@ class SesEvents(pulumi.ComponentResource):
         events_role = aws.iam.Role(
             f"{name}-to-archive-role",
             path="/mailinfra/",
-            assume_role_policy=rule.arn.apply(lambda arn: _trust("events.amazonaws.com", acct, arn)),
+            assume_role_policy=rule.arn.apply(lambda arn: service_trust("events.amazonaws.com", acct, arn)),
             tags=tags,
             opts=child,
         )
@@ -347,23 +328,18 @@ class SesEvents(pulumi.ComponentResource):
             )
 
         if args.alarm_topic_arn is not None:
-            aws.cloudwatch.MetricAlarm(
+            alarm_on_any(
                 f"{name}-dlq-not-empty",
-                alarm_description="mailinfra: SES events could not be delivered or processed (dead-letter queue); "
+                parent=self,
+                description="mailinfra: SES events could not be delivered or processed (dead-letter queue); "
                 "README 'SES event pipeline'",
                 namespace="AWS/SQS",
                 metric_name="ApproximateNumberOfMessagesVisible",
                 dimensions={"QueueName": dlq.name},
                 statistic="Maximum",
-                period=300,
-                evaluation_periods=1,
-                threshold=1,
-                comparison_operator="GreaterThanOrEqualToThreshold",
-                treat_missing_data="notBreaching",
-                alarm_actions=[args.alarm_topic_arn],
+                topic_arn=args.alarm_topic_arn,
                 region=region,
                 tags=tags,
-                opts=child,
             )
 
         self.queue_url = queue.url

@@ -26,6 +26,7 @@ from pulumi import Input, ResourceOptions
 
 from mailinfra.policies.mailinfra_policy.standards import aws as aws_std
 
+from ._aws import service_trust
 from .alerts import SecurityAlerts
 from .errors import ArgsError
 
@@ -86,20 +87,7 @@ class Posture(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-recorder-role",
             path="/mailinfra/",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "config.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                            "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}},
-                        }
-                    ],
-                },
-                sort_keys=True,
-            ),
+            assume_role_policy=service_trust("config.amazonaws.com", args.account_id),
             tags=tags,
             opts=child,
         )
