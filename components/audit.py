@@ -3,12 +3,13 @@
 - a multi-region CloudTrail trail with log-file validation, global service events and
   every management event (read and write: KMS ``Decrypt`` and SES API calls included),
   optionally S3 data events of the stack's buckets, encrypted under the stack's CMK;
-- its S3 bucket: versioning, Object Lock in COMPLIANCE mode for ``retention_days``
-  (nobody, root included, can delete or overwrite a log file before then), all four
-  public-access blocks, bucket-owner-enforced ownership, SSE-KMS under the CMK, a
-  TLS-only bucket policy that lets only this trail (and AWS Config, see
-  components/posture.py) write, and a lifecycle that expires log files after
-  ``retention_days`` (the Object Lock period: the lock has lapsed when they expire);
+- its S3 bucket (components/buckets.py ``private_bucket`` with ``object_lock``):
+  versioning, Object Lock in COMPLIANCE mode for ``retention_days`` (nobody, root
+  included, can delete or overwrite a log file before then), all four public-access
+  blocks, bucket-owner-enforced ownership, SSE-KMS under the CMK, a TLS-only bucket
+  policy that lets only this trail (and AWS Config, see components/posture.py) write,
+  and a lifecycle that expires log files after ``retention_days`` (the Object Lock
+  period: the lock has lapsed when they expire);
 - a CloudWatch Logs group (the same retention, encrypted under the CMK) that the trail
   also delivers to, with metric filters and alarms on the KMS events the KeyStore's
   EventBridge rule watches (:data:`KMS_FILTERS`): a second path, so a key alarm still
@@ -21,7 +22,6 @@ before the trail exists.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,11 +29,11 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 from pulumi import Input, Output, ResourceOptions
-from pulumi_aws import s3
 
 from mailinfra.policies.mailinfra_policy.standards import aws as aws_std
 
-from .buckets import bucket_policy
+from ._aws import alarm_on_any, log_writer_role
+from .buckets import private_bucket
 from .errors import ArgsError
 
 __all__ = ["KMS_FILTERS", "AuditTrail", "AuditTrailArgs", "AuditArgsError", "trail_bucket_statements"]
@@ -104,23 +104,6 @@ def trail_bucket_statements(bucket_arn: str, trail_arn: str, account_id: str, *,
     return out
 
 
-def _trust(service: str, account_id: str) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": service},
-                    "Action": "sts:AssumeRole",
-                    "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
-                }
-            ],
-        },
-        sort_keys=True,
-    )
-
-
 @dataclass(frozen=True)
 class AuditTrailArgs:
     """``retention_days``: Object Lock, lifecycle and log-group retention (compliance.logRetentionDays).
@@ -178,94 +161,17 @@ class AuditTrail(pulumi.ComponentResource):
         child = ResourceOptions(parent=self)
         region, tags, days = args.region, dict(args.tags), args.retention_days
 
-        bucket = s3.Bucket(
+        trail_arn, account = args.trail_arn, args.account_id
+        bucket = private_bucket(
             f"{name}-bucket",
-            object_lock_enabled=True,
+            parent=self,
+            kms_key_arn=args.kms_key_arn,
+            retention_days=days,
             region=region,
             tags=tags,
-            opts=ResourceOptions(parent=self, protect=args.protect),
-        )
-        versioning = s3.BucketVersioning(
-            f"{name}-bucket-versioning",
-            bucket=bucket.id,
-            versioning_configuration=s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
-            region=region,
-            opts=child,
-        )
-        s3.BucketObjectLockConfiguration(
-            f"{name}-bucket-lock",
-            bucket=bucket.id,
-            object_lock_enabled="Enabled",
-            rule=s3.BucketObjectLockConfigurationRuleArgs(
-                default_retention=s3.BucketObjectLockConfigurationRuleDefaultRetentionArgs(mode="COMPLIANCE", days=days)
-            ),
-            region=region,
-            opts=ResourceOptions(parent=self, depends_on=[versioning]),
-        )
-        block = s3.BucketPublicAccessBlock(
-            f"{name}-bucket-public-access",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            region=region,
-            opts=child,
-        )
-        s3.BucketOwnershipControls(
-            f"{name}-bucket-ownership",
-            bucket=bucket.id,
-            rule=s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            region=region,
-            opts=child,
-        )
-        s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-bucket-encryption",
-            bucket=bucket.id,
-            rules=[
-                s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        sse_algorithm="aws:kms", kms_master_key_id=args.kms_key_arn
-                    ),
-                    bucket_key_enabled=True,
-                )
-            ],
-            region=region,
-            opts=child,
-        )
-        s3.BucketLifecycleConfiguration(
-            f"{name}-bucket-lifecycle",
-            bucket=bucket.id,
-            rules=[
-                s3.BucketLifecycleConfigurationRuleArgs(
-                    id="bounded-retention",
-                    status="Enabled",
-                    filter=s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
-                    expiration=s3.BucketLifecycleConfigurationRuleExpirationArgs(days=days),
-                    # the expiration leaves the locked version behind a delete marker; it goes a day later
-                    noncurrent_version_expiration=s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
-                        noncurrent_days=1
-                    ),
-                    abort_incomplete_multipart_upload=s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
-                        days_after_initiation=7
-                    ),
-                )
-            ],
-            region=region,
-            opts=ResourceOptions(parent=self, depends_on=[versioning]),
-        )
-        trail_arn, account = args.trail_arn, args.account_id
-        policy = s3.BucketPolicy(
-            f"{name}-bucket-policy",
-            bucket=bucket.id,
-            policy=bucket.arn.apply(
-                lambda arn: json.dumps(
-                    bucket_policy(arn, trail_bucket_statements(arn, trail_arn, account, config=args.config_writes)),
-                    sort_keys=True,
-                )
-            ),
-            region=region,
-            opts=ResourceOptions(parent=self, depends_on=[block]),
+            statements=lambda arn: trail_bucket_statements(arn, trail_arn, account, config=args.config_writes),
+            protect=args.protect,
+            object_lock=True,
         )
 
         log_group = aws.cloudwatch.LogGroup(
@@ -277,33 +183,16 @@ class AuditTrail(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        role = aws.iam.Role(
-            f"{name}-logs-role",
-            path="/mailinfra/",
-            assume_role_policy=_trust("cloudtrail.amazonaws.com", account),
+        role = log_writer_role(
+            f"{name}-logs",
+            parent=self,
+            service="cloudtrail.amazonaws.com",
+            account_id=account,
+            log_group_arn=log_group.arn,
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=lambda arn: f"{arn}:log-stream:*",
+            sid="DeliverTrailToLogGroup",
             tags=tags,
-            opts=child,
-        )
-        aws.iam.RolePolicy(
-            f"{name}-logs-delivery",
-            role=role.id,
-            policy=log_group.arn.apply(
-                lambda arn: json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Sid": "DeliverTrailToLogGroup",
-                                "Effect": "Allow",
-                                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                                "Resource": f"{arn}:log-stream:*",
-                            }
-                        ],
-                    },
-                    sort_keys=True,
-                )
-            ),
-            opts=child,
         )
         selectors = [aws.cloudtrail.TrailEventSelectorArgs(read_write_type="All", include_management_events=True)]
         if args.data_event_buckets:
@@ -322,7 +211,7 @@ class AuditTrail(pulumi.ComponentResource):
         trail = aws.cloudtrail.Trail(
             f"{name}-trail",
             name=args.trail_name,
-            s3_bucket_name=bucket.bucket,
+            s3_bucket_name=bucket.name,
             s3_key_prefix="cloudtrail",
             is_multi_region_trail=True,
             include_global_service_events=True,
@@ -334,7 +223,7 @@ class AuditTrail(pulumi.ComponentResource):
             event_selectors=selectors,
             region=region,
             tags=tags,
-            opts=ResourceOptions(parent=self, depends_on=[policy]),
+            opts=ResourceOptions(parent=self, depends_on=[bucket.policy]),
         )
         self.alarms: list[aws.cloudwatch.MetricAlarm] = []
         for slug, pattern, meaning in KMS_FILTERS:
@@ -349,25 +238,20 @@ class AuditTrail(pulumi.ComponentResource):
                 opts=child,
             )
             self.alarms.append(
-                aws.cloudwatch.MetricAlarm(
+                alarm_on_any(
                     f"{name}-{slug}-alarm",
-                    alarm_description=f"mailinfra: {meaning} (CloudTrail via CloudWatch Logs). {RUNBOOK}",
+                    parent=self,
+                    description=f"mailinfra: {meaning} (CloudTrail via CloudWatch Logs). {RUNBOOK}",
                     namespace=METRIC_NAMESPACE,
                     metric_name=slug,
                     statistic="Sum",
-                    period=300,
-                    evaluation_periods=1,
-                    threshold=1,
-                    comparison_operator="GreaterThanOrEqualToThreshold",
-                    treat_missing_data="notBreaching",
-                    alarm_actions=[args.alarm_topic_arn],
+                    topic_arn=args.alarm_topic_arn,
                     region=region,
                     tags=tags,
-                    opts=child,
                 )
             )
 
-        self.bucket_name = bucket.bucket
+        self.bucket_name = bucket.name
         self.bucket_arn = bucket.arn
         self.trail_arn = trail.arn
         self.log_group_name = log_group.name

@@ -5,8 +5,12 @@ public access block (all four), bucket-owner-enforced ownership (no ACLs), SSE-K
 under the given key with an S3 bucket key (fewer KMS calls), a lifecycle that expires
 every object after ``retention_days`` and aborts stale multipart uploads, and a
 bucket policy that denies any request without TLS plus the caller's statements
-(:func:`bucket_policy`, pure). The audit trail's bucket (components/audit.py) adds
-Object Lock and versioning on top of the same shape and is built there.
+(:func:`bucket_policy`, pure).
+
+``object_lock=True`` (the audit trail's bucket, components/audit.py) adds versioning and
+Object Lock in COMPLIANCE mode for the same ``retention_days`` (nobody, root included,
+deletes or overwrites an object before then), so the lifecycle expires an object when
+its lock has lapsed and removes the locked version, left behind the delete marker, a day later.
 """
 
 from __future__ import annotations
@@ -63,12 +67,42 @@ def private_bucket(
     tags: Mapping[str, Any],
     statements: Callable[[str], Sequence[Mapping[str, Any]]] = lambda arn: (),
     protect: bool = False,
+    object_lock: bool = False,
 ) -> PrivateBucket:
     """Declare the bucket ``name`` and its controls; ``statements(bucket_arn)`` adds grants."""
     if isinstance(retention_days, bool) or not isinstance(retention_days, int) or not 1 <= retention_days <= MAX_RETENTION_DAYS:
         raise ValueError(f"retention_days must be an integer from 1 to {MAX_RETENTION_DAYS} (got {retention_days!r})")
     child = pulumi.ResourceOptions(parent=parent)
-    bucket = aws.s3.Bucket(name, region=region, tags=dict(tags), opts=pulumi.ResourceOptions(parent=parent, protect=protect))
+    bucket = aws.s3.Bucket(
+        name,
+        object_lock_enabled=True if object_lock else None,
+        region=region,
+        tags=dict(tags),
+        opts=pulumi.ResourceOptions(parent=parent, protect=protect),
+    )
+    # S3 accepts a lifecycle or lock configuration of a versioned bucket only once versioning is on
+    after_versioning = child
+    noncurrent = None
+    if object_lock:
+        versioning = s3.BucketVersioning(
+            f"{name}-versioning",
+            bucket=bucket.id,
+            versioning_configuration=s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+            region=region,
+            opts=child,
+        )
+        after_versioning = pulumi.ResourceOptions(parent=parent, depends_on=[versioning])
+        s3.BucketObjectLockConfiguration(
+            f"{name}-lock",
+            bucket=bucket.id,
+            object_lock_enabled="Enabled",
+            rule=s3.BucketObjectLockConfigurationRuleArgs(
+                default_retention=s3.BucketObjectLockConfigurationRuleDefaultRetentionArgs(mode="COMPLIANCE", days=retention_days)
+            ),
+            region=region,
+            opts=after_versioning,
+        )
+        noncurrent = s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(noncurrent_days=1)
     block = s3.BucketPublicAccessBlock(
         f"{name}-public-access",
         bucket=bucket.id,
@@ -109,13 +143,14 @@ def private_bucket(
                 status="Enabled",
                 filter=s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
                 expiration=s3.BucketLifecycleConfigurationRuleExpirationArgs(days=retention_days),
+                noncurrent_version_expiration=noncurrent,
                 abort_incomplete_multipart_upload=s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
                     days_after_initiation=7
                 ),
             )
         ],
         region=region,
-        opts=child,
+        opts=after_versioning,
     )
     policy = s3.BucketPolicy(
         f"{name}-policy",
