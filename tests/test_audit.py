@@ -66,10 +66,13 @@ def test_trail_is_multi_region_validated_encrypted_and_delivered_to_logs(pulumi_
     assert bucket.inputs["objectLockEnabled"] is True and bucket.protect
     lock = _one(pulumi_mocks, "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration").inputs
     assert lock["rule"]["defaultRetention"] == {"mode": "COMPLIANCE", "days": 365}
-    assert _one(pulumi_mocks, "aws:s3/bucketVersioning:BucketVersioning").inputs["versioningConfiguration"] == {
-        "status": "Enabled"
-    }
-    rule = _one(pulumi_mocks, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs["rules"][0]
+    versioning = _one(pulumi_mocks, "aws:s3/bucketVersioning:BucketVersioning")
+    assert versioning.inputs["versioningConfiguration"] == {"status": "Enabled"}
+    lifecycle = _one(pulumi_mocks, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+    # S3 takes the lock and lifecycle configurations of a versioned bucket only once versioning is on
+    assert versioning.urn in lifecycle.dependencies
+    assert versioning.urn in _one(pulumi_mocks, "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration").dependencies
+    rule = lifecycle.inputs["rules"][0]
     assert rule["expiration"]["days"] == 365 and rule["noncurrentVersionExpiration"]["noncurrentDays"] == 1
     block = _one(pulumi_mocks, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs
     assert all(block[k] for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))

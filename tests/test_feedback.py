@@ -93,6 +93,11 @@ def test_events_pipeline_is_encrypted_queued_and_archived(pulumi_mocks: Any) -> 
     assert s3["kmsKeyArn"] == KMS and s3["compressionFormat"] == "GZIP"
     lifecycle = _one(pulumi_mocks, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
     assert lifecycle.inputs["rules"][0]["expiration"]["days"] == 90
+    # the archive is private_bucket without object_lock: unversioned, so nothing outlives the expiration
+    assert "noncurrentVersionExpiration" not in lifecycle.inputs["rules"][0]
+    assert "objectLockEnabled" not in _one(pulumi_mocks, "aws:s3/bucket:Bucket").inputs
+    assert not pulumi_mocks.of_type("aws:s3/bucketVersioning:BucketVersioning")
+    assert not pulumi_mocks.of_type("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")
     sse = _one(pulumi_mocks, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
     default = sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"]
     assert default == {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": KMS}
