@@ -22,7 +22,6 @@ import pulumi
 import pulumi_aws as aws
 from pulumi import Input, Output, ResourceOptions
 
-from mailinfra.policies.mailinfra_policy.standards import aws as aws_std
 from mailinfra.policies.mailinfra_policy.standards._uris import address_domain
 
 from .errors import ArgsError
@@ -72,10 +71,7 @@ class SecurityAlertsArgs:
     tags: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not aws_std.is_aws_region(self.region):
-            raise SecurityAlertsError("region", self.region, "must be an AWS region such as eu-west-1")
-        if not aws_std.is_account_id(self.account_id):
-            raise SecurityAlertsError("account_id", self.account_id, "must be a 12-digit AWS account id")
+        SecurityAlertsError.check_where(self.region, self.account_id)
         if isinstance(self.kms_key_arn, str) and not self.kms_key_arn.startswith("arn:"):
             raise SecurityAlertsError("kms_key_arn", self.kms_key_arn, "must be the CMK's ARN")
         if self.alert_email is not None and address_domain(self.alert_email) is None:

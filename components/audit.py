@@ -121,10 +121,7 @@ class AuditTrailArgs:
     tags: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not aws_std.is_aws_region(self.region):
-            raise AuditArgsError("region", self.region, "must be an AWS region such as eu-west-1")
-        if not aws_std.is_account_id(self.account_id):
-            raise AuditArgsError("account_id", self.account_id, "must be a 12-digit AWS account id")
+        AuditArgsError.check_where(self.region, self.account_id)
         if not isinstance(self.stack, str) or not self.stack.replace("-", "").replace("_", "").isalnum():
             raise AuditArgsError("stack", self.stack, "must be a stack name of letters, digits, - and _")
         if self.retention_days not in aws_std.LOG_RETENTION_DAYS:

@@ -84,10 +84,7 @@ class DetectionArgs:
     tags: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not aws_std.is_aws_region(self.region):
-            raise DetectionArgsError("region", self.region, "must be an AWS region such as eu-west-1")
-        if not aws_std.is_account_id(self.account_id):
-            raise DetectionArgsError("account_id", self.account_id, "must be a 12-digit AWS account id")
+        DetectionArgsError.check_where(self.region, self.account_id)
         if self.retention_days not in aws_std.LOG_RETENTION_DAYS:
             raise DetectionArgsError("retention_days", self.retention_days, "must be a retention CloudWatch Logs accepts")
         zones = tuple(self.query_log_zones)

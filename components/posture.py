@@ -68,10 +68,7 @@ class PostureArgs:
     tags: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not aws_std.is_aws_region(self.region):
-            raise PostureArgsError("region", self.region, "must be an AWS region such as eu-west-1")
-        if not aws_std.is_account_id(self.account_id):
-            raise PostureArgsError("account_id", self.account_id, "must be a 12-digit AWS account id")
+        PostureArgsError.check_where(self.region, self.account_id)
 
 
 class Posture(pulumi.ComponentResource):

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from mailinfra.components.alerts import SecurityAlerts, SecurityAlertsArgs, security_topic_policy
+from mailinfra.components.alerts import SecurityAlerts, SecurityAlertsArgs, SecurityAlertsError, security_topic_policy
 from mailinfra.components.audit import KMS_FILTERS, AuditArgsError, AuditTrail, AuditTrailArgs, trail_bucket_statements
 from mailinfra.components.config import ConfigError, parse_config
 from mailinfra.components.detection import Detection, DetectionArgs, DetectionArgsError, finding_pattern
 from mailinfra.components.keystore import KeyStoreArgs, key_policy
 from mailinfra.components.operators import Operators, OperatorsArgs, OperatorsArgsError, mfa_policy
-from mailinfra.components.posture import Posture, PostureArgs, noncompliant_pattern
+from mailinfra.components.posture import Posture, PostureArgs, PostureArgsError, noncompliant_pattern
 from mailinfra.components.smtp import send_policy_document
 from mailinfra.engine import run_plan
 from mailinfra.policyrun import run_policies
@@ -100,6 +100,38 @@ def test_trail_data_events_and_bad_args(pulumi_mocks: Any) -> None:
         _trail_args(retention_days=100)
     with pytest.raises(AuditArgsError, match="alarm_topic_arn: must be an ARN"):
         _trail_args(alarm_topic_arn="topic")
+
+
+@pytest.mark.parametrize(
+    ("make", "error"),
+    [
+        (lambda **o: _trail_args(**o), AuditArgsError),
+        (
+            lambda **o: DetectionArgs(
+                **{"stack": "prod", "region": "eu-west-1", "account_id": ACCOUNT, "retention_days": 90, **o}
+            ),
+            DetectionArgsError,
+        ),
+        (
+            lambda **o: PostureArgs(
+                **{"stack": "prod", "region": "eu-west-1", "account_id": ACCOUNT, "bucket_name": "audit", "kms_key_arn": KMS, **o}
+            ),
+            PostureArgsError,
+        ),
+        (
+            lambda **o: SecurityAlertsArgs(
+                **{"region": "eu-west-1", "account_id": ACCOUNT, "kms_key_arn": KMS, "alert_email": "sec@example.com", **o}
+            ),
+            SecurityAlertsError,
+        ),
+    ],
+)
+def test_account_wide_components_refuse_a_bad_region_or_account(make: Any, error: type[Exception]) -> None:
+    make()  # the base arguments are valid
+    with pytest.raises(error, match=r"^region: must be an AWS region such as eu-west-1 \(got 'nowhere'\)$"):
+        make(region="nowhere")
+    with pytest.raises(error, match=r"^account_id: must be a 12-digit AWS account id \(got '1234'\)$"):
+        make(account_id="1234")
 
 
 def test_trail_bucket_statements_are_scoped_to_this_trail_and_account() -> None:
