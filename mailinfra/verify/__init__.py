@@ -50,7 +50,7 @@ class VerifyOptions:
     format: str = "text"
     output: str | None = None
     timeout: float = 5.0  # per DNS query, per connection step
-    concurrency: int = 16
+    concurrency: int = 256  # a cap: see resolver.AdaptiveLimit
     sender_ips: tuple[str, ...] = ()  # --sender-ip: must pass SPF on the MAIL FROM domain
     smtp: tuple[str, ...] = ()  # --smtp HOST:PORT (relays; STARTTLS required)
     dkim_key: str | None = None  # --dkim-key FILE (PEM private key) ...

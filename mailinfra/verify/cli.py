@@ -74,9 +74,9 @@ def _fail_input(message: str) -> None:
 @click.option(
     "--concurrency",
     type=int,
-    default=16,
+    default=256,
     show_default=True,
-    help="Queries and probes in flight at once.",
+    help="Cap on DNS queries in flight: the number starts at 16 and adapts to the measured round trip, up to this.",
 )
 @click.option(
     "--sender-ip",

@@ -16,9 +16,12 @@ record may well exist, so checks say "could not check", never "missing".
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
 import ipaddress
+import math
 import socket
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,7 +41,19 @@ from .errors import VerifyInputError
 
 _MAX_CNAME_HOPS = 8
 
-__all__ = ["DnsAnswer", "DnsClient", "HostLookup", "Nameserver", "parse_hostport", "parse_nameserver"]
+__all__ = [
+    "INITIAL_CONCURRENCY",
+    "AdaptiveLimit",
+    "DnsAnswer",
+    "DnsClient",
+    "HostLookup",
+    "Nameserver",
+    "parse_hostport",
+    "parse_nameserver",
+]
+
+# questions in flight when a run starts; the limit then adapts up to --concurrency
+INITIAL_CONCURRENCY = 16
 
 
 @dataclass(frozen=True)
@@ -184,8 +199,117 @@ def _errors_reason(exc: dns.resolver.NoNameservers) -> str:
     return "; ".join(dict.fromkeys(parts)) or "all nameservers failed"
 
 
+class AdaptiveLimit:
+    """How many DNS questions may be in flight: grows while the link has room, shrinks
+    when latency rises or a question is lost (delay-based AIMD, as TCP Vegas).
+
+    Each answered question gives a sample: its round trip from when it was *sent* (time
+    spent waiting for a slot is not counted) and whether it timed out or needed a
+    retransmission. ``base`` is the lowest round trip seen (the path's RTT, no queue).
+    While the limit was reached when the question was sent (there was demand for more)
+    and the sample is within ``base * (1 + tolerance) + slack``, the limit grows: by one
+    per sample at first (slow start: doubling per round trip), by one per round trip
+    after the first sign of congestion. A smoothed round trip above that bound means
+    queueing (at the server or in this process): the limit shrinks by 10 %; a timeout
+    halves it. At most one decrease per round trip's worth of samples. The limit stays
+    within [1, cap]; by Little's law it settles near rate x RTT for the rate the server
+    and this process sustain.
+    """
+
+    def __init__(self, initial: int, cap: int, *, tolerance: float = 0.5, slack: float = 0.005) -> None:
+        if cap < 1:
+            raise ValueError("cap must be >= 1")
+        self.cap = cap
+        self.limit = float(max(1, min(initial, cap)))
+        self.tolerance = tolerance
+        self.slack = slack  # seconds: scheduling noise of a busy event loop at loopback RTTs
+        self.base = math.inf
+        self.smoothed: float | None = None
+        self.slow_start = True
+        self.peak = int(self.limit)
+        self.samples = 0
+        self.timeouts = 0
+        self.decreases = 0
+        self._hold = 0  # samples to wait before the next decrease
+
+    def current(self) -> int:
+        return int(self.limit)
+
+    def bound(self) -> float:
+        return self.base * (1 + self.tolerance) + self.slack
+
+    def on_sample(self, rtt: float, *, timed_out: bool = False, saturated: bool = True) -> None:
+        self.samples += 1
+        if self._hold > 0:
+            self._hold -= 1
+        if timed_out:
+            self.timeouts += 1
+            self._decrease(0.5)
+            return
+        rtt = max(rtt, 0.0)
+        self.base = min(self.base, rtt)
+        self.smoothed = rtt if self.smoothed is None else 0.9 * self.smoothed + 0.1 * rtt
+        if self.smoothed > self.bound():
+            self._decrease(0.9)
+        elif saturated and rtt <= self.bound():
+            self.limit = min(float(self.cap), self.limit + (1.0 if self.slow_start else 1.0 / self.limit))
+            self.peak = max(self.peak, int(self.limit))
+
+    def _decrease(self, factor: float) -> None:
+        self.slow_start = False
+        if self._hold > 0:
+            return
+        self.limit = max(1.0, self.limit * factor)
+        self.decreases += 1
+        self._hold = max(1, int(self.limit))
+        if self.smoothed is not None:
+            # measure the queue afresh at the new limit rather than wait out the old average
+            self.smoothed = min(self.smoothed, self.bound())
+
+
+class _Gate:
+    """An asyncio semaphore whose size follows an :class:`AdaptiveLimit`."""
+
+    def __init__(self, limit: AdaptiveLimit) -> None:
+        self.limit = limit
+        self.in_flight = 0
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    async def acquire(self) -> bool:
+        """Wait for a slot; True when this question fills the limit (demand for more)."""
+        if self.in_flight >= self.limit.current() or self._waiters:
+            future = asyncio.get_running_loop().create_future()
+            self._waiters.append(future)
+            try:
+                await future
+            except asyncio.CancelledError:
+                if future.done() and not future.cancelled():
+                    self.in_flight -= 1  # the slot was handed to us: give it back
+                    self.wake()
+                raise
+        else:
+            self.in_flight += 1
+        return self.in_flight >= self.limit.current() or bool(self._waiters)
+
+    def release(self) -> None:
+        self.in_flight -= 1
+        self.wake()
+
+    def wake(self) -> None:
+        while self._waiters and self.in_flight < self.limit.current():
+            future = self._waiters.popleft()
+            if not future.done():
+                self.in_flight += 1  # the slot passes straight to the waiter
+                future.set_result(None)
+
+
 class DnsClient:
     """Async DNS questions with a per-query timeout and at most ``concurrency`` in flight.
+
+    ``concurrency`` is a cap: the number in flight starts at ``initial`` and adapts to
+    the measured round trip (:class:`AdaptiveLimit`). Questions beyond the limit wait
+    for a slot; their timeout starts when they are sent. dnspython sends to the first
+    nameserver and to the next only on failure, so the cap is the primary server's.
 
     ``nameservers`` empty: the system resolver configuration (/etc/resolv.conf).
     Use from one event loop; :meth:`query_sync` lets a worker thread (pyspf) ask
@@ -196,8 +320,9 @@ class DnsClient:
         self,
         nameservers: Sequence[Nameserver] = (),
         timeout: float = 5.0,
-        concurrency: int = 16,
+        concurrency: int = 256,
         memo: bool = False,
+        initial: int = INITIAL_CONCURRENCY,
     ):
         if timeout <= 0:
             raise VerifyInputError(f"--timeout must be > 0 (got {timeout!r})")
@@ -205,7 +330,8 @@ class DnsClient:
             raise VerifyInputError(f"--concurrency must be >= 1 (got {concurrency!r})")
         self.nameservers = tuple(nameservers)
         self.timeout = float(timeout)
-        self.concurrency = concurrency
+        self.concurrency = concurrency  # the cap
+        self.limit = AdaptiveLimit(initial, concurrency)
         if self.nameservers:
             resolver = dns.asyncresolver.Resolver(configure=False)
             resolver.nameservers = [dns.nameserver.Do53Nameserver(ns.host, ns.port) for ns in self.nameservers]
@@ -225,7 +351,7 @@ class DnsClient:
         resolver.use_search_by_default = False
         self._resolver = resolver
         self._dnssec: dns.asyncresolver.Resolver | None = None
-        self._sem: asyncio.Semaphore | None = None
+        self._sem: _Gate | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.queries = 0
         # memo=True: one run is one snapshot of the DNS - a question asked again
@@ -246,10 +372,10 @@ class DnsClient:
             self._dnssec = resolver
         return self._dnssec
 
-    def _semaphore(self) -> asyncio.Semaphore:
+    def _gate(self) -> _Gate:
         loop = asyncio.get_running_loop()
         if self._sem is None or self._loop is not loop:
-            self._sem = asyncio.Semaphore(self.concurrency)
+            self._sem = _Gate(self.limit)
             self._loop = loop
         return self._sem
 
@@ -323,7 +449,12 @@ class DnsClient:
             qname = dns.name.from_text(display or ".")
         except (dns.exception.DNSException, UnicodeError) as exc:
             return error(f"invalid name {display!r}: {exc}")
-        async with self._semaphore():
+        gate = self._gate()
+        saturated = await gate.acquire()
+        # the round trip, and --timeout, count from here: when the question is sent
+        sent = time.monotonic()
+        timed_out = False
+        try:
             self.queries += 1
             try:
                 resolver = self._dnssec_resolver() if dnssec else self._resolver
@@ -332,6 +463,7 @@ class DnsClient:
                 first = next(iter(exc.responses().values()), None)
                 return DnsAnswer(display, rdtype, "nxdomain", "NXDOMAIN", response=first), None
             except dns.exception.Timeout:  # LifetimeTimeout included
+                timed_out = True
                 return error(f"timeout after {self.timeout:g}s asking {rdtype} {display}")
             except dns.resolver.NoNameservers as exc:
                 errors = exc.kwargs.get("errors") or []
@@ -343,6 +475,11 @@ class DnsClient:
                 return error(f"{rdtype} {display}: YXDOMAIN")
             except (dns.exception.DNSException, OSError, UnicodeError, ValueError) as exc:
                 return error(f"{rdtype} {display}: {type(exc).__name__}: {exc}")
+        finally:
+            rtt = time.monotonic() - sent
+            # an answer slower than the retransmission interval came after a lost datagram
+            self.limit.on_sample(rtt, timed_out=timed_out or rtt > self._resolver.timeout, saturated=saturated)
+            gate.release()
         if answer.rrset is not None:
             return DnsAnswer(display, rdtype, "ok", rrset=answer.rrset, response=answer.response), None
         target = answer.canonical_name
@@ -355,7 +492,9 @@ class DnsClient:
     def query_sync(self, name: str, rdtype: str, loop: asyncio.AbstractEventLoop) -> DnsAnswer:
         """Ask from a worker thread through ``loop`` (the loop must be running elsewhere)."""
         future = asyncio.run_coroutine_threadsafe(self.query(name, rdtype), loop)
-        return future.result(timeout=self.timeout * 4 + 5)
+        # no deadline here: the question's own --timeout starts when it is sent, and a
+        # wait for a slot must not turn into an error (the limiter always moves on)
+        return future.result()
 
     async def lookup_host(self, host: str) -> HostLookup:
         """A and AAAA of ``host`` (an IP literal is returned as is).

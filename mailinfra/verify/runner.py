@@ -1,9 +1,11 @@
 """Orchestration: every check module's tasks, run concurrently.
 
 ``MODULES`` is the registry: one module per standard (or concern), each exposing
-``CHECKS`` and ``tasks(exp, ctx)`` (see ``context``). DNS concurrency is bounded by the
-DnsClient; HTTPS and SMTP probes run in worker threads, bounded by the same
-``concurrency``. A task that raises anyway becomes an ``error`` result naming the
+``CHECKS`` and ``tasks(exp, ctx)`` (see ``context``). DNS concurrency is set by the
+DnsClient's adaptive limit (at most ``concurrency``); so that the limit, not the
+number of running checks, paces the link, up to ``TASKS_PER_SLOT`` checks per slot run
+at once (a check asks its questions one after another). HTTPS and SMTP probes run in
+asyncio's worker threads, so at most that pool's size of them at once. A task that raises anyway becomes an ``error`` result naming the
 exception: verify never crashes on what it finds. Progress is shown with rich on a
 terminal only, never with JSON output.
 """
@@ -23,7 +25,9 @@ from .resolver import DnsClient
 if TYPE_CHECKING:
     from . import VerifyOptions
 
-__all__ = ["MODULES", "plan_tasks", "run_checks"]
+__all__ = ["MODULES", "TASKS_PER_SLOT", "plan_tasks", "run_checks"]
+
+TASKS_PER_SLOT = 4
 
 MODULES = (records, spf, dkim, dmarc, mtasts, tlsrpt, smtp, bimi, dane, unsubscribe, intake, hygiene, keyage)
 
@@ -53,7 +57,7 @@ async def run_checks(exp: Expectations, options: VerifyOptions, client: DnsClien
             )
         )
     tasks = plan_tasks(exp, ctx)
-    limit = asyncio.Semaphore(max(1, options.concurrency))
+    limit = asyncio.Semaphore(max(1, options.concurrency) * TASKS_PER_SLOT)
 
     async def one(task: Task) -> list[CheckResult]:
         async with limit:

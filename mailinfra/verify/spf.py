@@ -101,7 +101,7 @@ def _make_lookup(client: DnsClient, loop: asyncio.AbstractEventLoop) -> Callable
     def lookup(name: str, qtype: str) -> list[tuple[tuple[str, str], Any]]:
         try:
             answer = client.query_sync(name, qtype, loop)
-        except Exception as exc:  # noqa: BLE001 - the loop went away, or the bridge timed out
+        except Exception as exc:  # noqa: BLE001 - the loop went away (its tasks cancelled)
             raise pyspf.TempError(f"DNS {type(exc).__name__}: {exc}") from None
         if answer.cname_loop:
             # hand pyspf the raw CNAMEs: its own loop handling applies (RFC 7208 5.5 skips the name)
