@@ -216,13 +216,15 @@ class AdaptiveLimit:
     and this process sustain.
     """
 
-    def __init__(self, initial: int, cap: int, *, tolerance: float = 0.5, slack: float = 0.005) -> None:
+    def __init__(self, initial: int, cap: int, *, tolerance: float = 1.0, slack: float = 0.020) -> None:
         if cap < 1:
             raise ValueError("cap must be >= 1")
         self.cap = cap
         self.limit = float(max(1, min(initial, cap)))
         self.tolerance = tolerance
-        self.slack = slack  # seconds: scheduling noise of a busy event loop at loopback RTTs
+        # a busy event loop reads answers late (tens of ms when the process is CPU-bound):
+        # that lag must not read as a queue on the path, so allow 2x RTT + 20 ms
+        self.slack = slack  # seconds
         self.base = math.inf
         self.smoothed: float | None = None
         self.slow_start = True
