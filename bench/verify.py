@@ -1,6 +1,7 @@
 """Benchmark `mailinfra verify --plan` against checkdmarc on the same live zones.
 
-    python bench/verify.py [--sizes 100,1000,5000] [--out bench/results/verify.json]
+    python bench/verify.py [--sizes 100,1000,5000] [--rtt 0,40] [--checkdmarc-domains K]
+                           [--concurrency CAP] [--out bench/results/verify.json]
 
 Before any timing: a fleet of 10 domains (one brand zone, bench/genstack.py) is
 planned once with `mailinfra plan --format json`; the plan of N domains is that plan
@@ -16,6 +17,15 @@ written as zone files (mailinfra.zone.zone_files) and served by one Knot DNS on
   whole process (the headline speedup) and as the call alone (imports excluded: the
   conservative speedup). `nameservers=` takes bare IPs (port 53 only); the
   `resolver=` argument points it at the same server on the same port.
+
+With ``--rtt 0,40`` each N is measured once per RTT: at 0 both tools ask Knot
+directly; above 0 through tests/verify/delayproxy.py (UDP and TCP, on loopback, in
+this process's thread), which adds that round trip to every question. At RTT > 0
+``--checkdmarc-domains K`` lets checkdmarc (one domain at a time, ~1 domain/s at 40
+ms) check only the first K domains; verdicts are compared on the domains both check
+and its rate is per domain. checkdmarc 6.0.4 takes ``skip_tls`` but ignores it
+(deprecated: STARTTLS is opt-in via ``check_mx_tls``, off), and its DNSSEC check
+asks the system resolver, not ``resolver=``.
 
 Neither tool can reach HTTPS (mta-sts.<domain>) or SMTP here; both are measured
 on what they do with the DNS. SPF and DMARC verdicts are compared domain by domain.
