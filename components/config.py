@@ -37,6 +37,8 @@ from mailinfra.policies.mailinfra_policy.standards import dnsbl
 from mailinfra.policies.mailinfra_policy.standards.aws import LOG_RETENTION_DAYS, is_aws_region
 from mailinfra.policies.mailinfra_policy.standards.errors import InputError, StandardError
 
+from . import fleet as _fleet_model
+
 __all__ = [
     "ENVIRONMENTS",
     "LOG_RETENTION_DAYS",
@@ -359,6 +361,17 @@ class ReportsConfig:
 
 
 @dataclass(frozen=True)
+class FleetConfig:
+    """``mailinfra:fleet``: this stack's place in a sharded fleet (components/fleet.py)."""
+
+    role: str  # core | shard
+    core: str | None = None  # shard: the core's stack name, as pulumi.StackReference takes it
+    shard: int = 0  # shard: this shard's index, 0..shards-1
+    shards: int = 1  # shard: how many shards the fleet has
+    select: str = "list"  # shard: list (mailinfra:domains as written) | hash (fleet.shard_of)
+
+
+@dataclass(frozen=True)
 class StackConfig:
     environment: str
     region: str
@@ -378,6 +391,9 @@ class StackConfig:
     account_id: str = "123456789012"
     # quota key -> the value AWS granted this account (mailinfra:quotas; standards/quotas.py)
     quotas: Mapping[str, int] = field(default_factory=dict)
+    fleet: FleetConfig | None = None  # None: a stack of its own, not part of a sharded fleet
+    # index of each of ``domains`` in mailinfra:domains as written (a hash-selected shard keeps a subset)
+    domain_indexes: tuple[int, ...] = ()
     # config keys ("mailinfra:compliance") read from ``secure:`` values: errors never show them
     secret_keys: frozenset[str] = frozenset()
 
@@ -408,7 +424,8 @@ class StackConfig:
 
     def domain_path(self, index: int) -> str:
         """The key path of ``domains[index]`` as errors name it: ``mailinfra.domains[0](name)``."""
-        return domain_path(index, self.domains[index].name)
+        written = self.domain_indexes[index] if self.domain_indexes else index
+        return domain_path(written, self.domains[index].name)
 
 
 # --------------------------------------------------------------------------- keys
@@ -418,7 +435,7 @@ class StackConfig:
 TOP_KEYS = (
     "environment", "owner", "dataClassification", "accountId", "zones", "domains", "domainDefaults",
     "keys", "network", "compliance", "relay", "nonSendingNames", "events", "reputation", "reports", "quotas",
-    "audit",
+    "audit", "fleet",
 )  # fmt: skip
 ZONE_KEYS = ("provider", "zoneId", "accountId", "dnssec")
 DOMAIN_KEYS = (
@@ -445,6 +462,7 @@ TRACKING_KEYS = ("open", "click", "consentRecorded")
 REPUTATION_KEYS = ("bounceWarning", "bounceCritical", "complaintWarning", "complaintCritical")
 REPORTS_KEYS = ("enabled", "domain", "retentionDays")
 QUOTAS_KEYS = quotas.KEYS  # the quotas of standards/quotas.py, by their config key
+FLEET_KEYS = ("role", "core", "shard", "shards", "select")
 AUDIT_KEYS = ("organizationTrailArn", "dataEvents", "guardDuty", "configRecorder", "dnsQueryLogging", "flowLogs", "operators")
 
 # Where each section sits: "<zone>" stands for any zone name, "[]" for any list index.
@@ -470,6 +488,7 @@ SECTIONS: Mapping[str, tuple[str, ...]] = {
     f"{NAMESPACE}:reports": REPORTS_KEYS,
     f"{NAMESPACE}:quotas": QUOTAS_KEYS,
     f"{NAMESPACE}:audit": AUDIT_KEYS,
+    f"{NAMESPACE}:fleet": FLEET_KEYS,
 }
 OTHER_KEYS = ("aws:region",)  # read from another namespace
 
@@ -1252,6 +1271,46 @@ def _quotas(path: str, raw: Any) -> dict[str, int]:
     return out
 
 
+STACK_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}(/[A-Za-z0-9_.-]{1,100}){0,2}\Z")  # [org/[project/]]stack
+
+
+def _fleet(path: str, raw: Any) -> FleetConfig:
+    o = _Obj(path, raw, FLEET_KEYS)
+    role = _choice(o.sub("role"), o.require("role"), _fleet_model.ROLES)
+    if role == "core":
+        for key in FLEET_KEYS[1:]:
+            if o.has(key):
+                raise ConfigError(o.sub(key), o.get(key), "is only for a shard (mailinfra:fleet.role is core)")
+        return FleetConfig(role="core")
+    core = _str(o.sub("core"), o.require("core"), pattern=STACK_NAME.pattern, what="the core's stack name ([org/[project/]]stack)")
+    shards = _int(o.sub("shards"), o.require("shards"), 1, _fleet_model.MAX_SHARDS)
+    shard = _int(o.sub("shard"), o.require("shard"), 0, shards - 1)
+    select = _choice(o.sub("select"), o.get("select", "list"), _fleet_model.SELECTIONS)
+    return FleetConfig(role="shard", core=core, shard=shard, shards=shards, select=select)
+
+
+def _fleet_limits(o: _Obj, fleet: FleetConfig, zones: Mapping[str, ZoneConfig]) -> None:
+    """What a fleet's stacks cannot declare: the report intake (SES has one active receipt
+    rule set per region), and in a shard what is the core's (zone DNSSEC, the key store)."""
+    reports = o.get("reports", {})
+    if isinstance(reports, Mapping) and reports.get("enabled") not in (None, False, "false"):
+        raise ConfigError(
+            f"{o.sub('reports')}.enabled", reports.get("enabled"), "is not supported in a sharded fleet (README 'Sharded fleets')"
+        )
+    if fleet.role == "core":
+        if o.has("domains"):
+            raise ConfigError(
+                o.sub("domains"), o.get("domains"), "a fleet core holds no sending domains; list them in the shards"
+            )
+        return
+    for zone in zones.values():
+        if zone.dnssec:
+            raise ConfigError(f"{o.sub('zones')}.{zone.name}.dnssec", True, "DNSSEC signs the whole zone: enable it on the core")
+    keys = o.get("keys", {})
+    if isinstance(keys, Mapping) and keys.get("perDomain") not in (None, False, "false"):
+        raise ConfigError(f"{o.sub('keys')}.perDomain", keys.get("perDomain"), "a shard's secrets are under the core's key")
+
+
 def _report_defaults(raw: Any, reports: ReportsConfig | None) -> Any:
     """A domain's DMARC rua and TLS-RPT rua default to the stack's report intake."""
     if reports is None or not isinstance(raw, Mapping):
@@ -1302,14 +1361,19 @@ def _parse(raw: Mapping[str, Any], *, stack: str, region: str | None) -> StackCo
         name = domain_name(f"{o.sub('zones')}.{zname}", zname)
         zones[name] = _zone(f"{o.sub('zones')}.{zname}", name, zraw)
 
+    fleet = _fleet(o.sub("fleet"), o.get("fleet")) if o.has("fleet") else None
+    if fleet is not None:
+        _fleet_limits(o, fleet, zones)
+
     defaults = o.get("domainDefaults", {})
     if not isinstance(defaults, Mapping):
         raise ConfigError(o.sub("domainDefaults"), defaults, "must be a mapping")
     if "name" in defaults:
         raise ConfigError(f"{o.sub('domainDefaults')}.name", defaults["name"], "a default cannot set the domain name")
-    o.require("domains")
+    if fleet is None or fleet.role == "shard":
+        o.require("domains")
     domains_raw = o.items("domains")
-    if not domains_raw:
+    if not domains_raw and (fleet is None or fleet.role == "shard"):
         raise ConfigError(o.sub("domains"), [], "needs at least one sending domain")
     reports = _reports(o.sub("reports"), o.get("reports", {}), zones, region)
     domains = tuple(_domain(dp, d, defaults, zones, environment, reports) for dp, d in domains_raw)
@@ -1319,6 +1383,14 @@ def _parse(raw: Mapping[str, Any], *, stack: str, region: str | None) -> StackCo
             raise ConfigError(f"{o.sub('domains')}[{i}].name", d.name, "is declared twice")
         seen.add(d.name)
     _same_smtp_per_system(o.sub("domains"), domains)
+    indexes = tuple(range(len(domains)))
+    if fleet is not None and fleet.select == "hash":
+        indexes = tuple(i for i, d in enumerate(domains) if _fleet_model.shard_of(d.name, fleet.shards) == fleet.shard)
+        if not indexes:
+            raise ConfigError(
+                o.sub("fleet.shard"), fleet.shard, f"no domain of mailinfra:domains hashes to it (of {fleet.shards} shards)"
+            )
+        domains = tuple(domains[i] for i in indexes)
 
     compliance = _compliance(o.sub("compliance"), o.require("compliance"))
     if compliance.allowed_regions and region not in compliance.allowed_regions:
@@ -1356,6 +1428,8 @@ def _parse(raw: Mapping[str, Any], *, stack: str, region: str | None) -> StackCo
         zones=tuple(zones.values()),
         non_sending_names=non_sending,
         quotas=_quotas(o.sub("quotas"), o.get("quotas", {})),
+        fleet=fleet,
+        domain_indexes=indexes,
     )
 
 

@@ -39,7 +39,7 @@ import pulumi_aws as aws
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from .keystore import KeyStore, KeyStoreError
+from .keystore import KeyStoreError, SecretStore
 from mailinfra.policies.mailinfra_policy.standards import dkim as dkim_std
 from mailinfra.policies.mailinfra_policy.standards.errors import DkimError
 
@@ -417,10 +417,10 @@ class ByoDkim(pulumi.ComponentResource):
     on the DNS records so the record of a new signing selector exists first.
     """
 
-    def __init__(self, name: str, args: ByoDkimArgs, keystore: KeyStore, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, args: ByoDkimArgs, keystore: SecretStore, opts: pulumi.ResourceOptions | None = None) -> None:
         if not isinstance(args, ByoDkimArgs):
             raise KeyStoreError("args", type(args).__name__, "must be a ByoDkimArgs")
-        if not isinstance(keystore, KeyStore):
+        if not isinstance(keystore, SecretStore):
             raise KeyStoreError("keystore", type(keystore).__name__, "must be a KeyStore")
         plan = args.plan()
         super().__init__("mailinfra:dkim:ByoDkim", name, None, opts)

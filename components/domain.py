@@ -28,7 +28,7 @@ from . import wiring
 from .config import DomainConfig, StackConfig
 from .dkim import ByoDkim
 from .dns import AuthRecords, AuthRecordsArgs, DeferredRecord
-from .keystore import KeyStore
+from .keystore import SecretStore
 from .mtasts_hosting import MtaStsHosting
 from .records import DnsRecord
 from .relay import ByodkimSigning, SesRelay, SharedConfigurationSet
@@ -39,7 +39,7 @@ from .smtp import SmtpAccess
 class SendingDomainArgs:
     domain: DomainConfig
     stack: StackConfig
-    keystore: KeyStore
+    keystore: SecretStore
     certificate_provider: pulumi.ProviderResource | None = None  # us-east-1, for CloudFront's ACM certificate
     contact_topics: tuple[str, ...] = ()  # SES allows one contact list per account and region
     # names of zones this stack manages -> (provider, zone id): report-authorisation

@@ -411,7 +411,20 @@ def topic_policy(topic_arn: str, rule_arn: str, account_id: str, *, cloudwatch_a
 # ---------------------------------------------------------------------------------
 
 
-class KeyStore(pulumi.ComponentResource):
+class SecretStore(pulumi.ComponentResource):
+    """What a domain uses of a key store: the key, its alarm topic and secrets under it.
+    KeyStore is one; a fleet shard's CoreKeys (components/fleet.py) holds the core's."""
+
+    key_arn: pulumi.Output[str]
+    topic_arn: pulumi.Output[str]
+
+    def secret(
+        self, name: str, value: pulumi.Input[str], description: str, *, opts: pulumi.ResourceOptions | None = None
+    ) -> aws.secretsmanager.Secret:
+        raise NotImplementedError
+
+
+class KeyStore(SecretStore):
     """A KMS CMK with alias, monitors and secrets; see the module docstring."""
 
     key: aws.kms.Key
@@ -518,30 +531,47 @@ class KeyStore(pulumi.ComponentResource):
         auto-generated from the resource name, so a replacement never collides with a
         secret still inside its recovery window.
         """
-        if not isinstance(name, str) or not _SECRET_NAME.fullmatch(name):
-            raise KeyStoreError("name", name, "must be a slug of lowercase letters, digits and hyphens (1-64)")
-        if name in self._secrets:
-            raise KeyStoreError("name", name, "is already a secret of this KeyStore")
-        if not isinstance(description, str) or not description or len(description) > 2048:
-            raise KeyStoreError("description", description, "must be a non-empty text of at most 2048 characters")
-        # Not protected: a deleted secret stays recoverable for the recovery window, and
-        # retiring a DKIM selector must be able to delete its secret. Parent is always
-        # this KeyStore; caller options (depends_on, ...) are merged in.
-        base = pulumi.ResourceOptions(parent=self)
-        secret_opts = pulumi.ResourceOptions.merge(opts, base) if opts else base
-        secret = aws.secretsmanager.Secret(
-            f"{self._name}-{name}",
-            description=description,
-            kms_key_id=self.key.arn,
-            recovery_window_in_days=self.args.secret_recovery_window_days,
-            tags=dict(self.args.tags),
-            opts=secret_opts,
-        )
-        self.secret_versions[name] = aws.secretsmanager.SecretVersion(
-            f"{self._name}-{name}-version",
-            secret_id=secret.id,
-            secret_string=pulumi.Output.secret(value),
-            opts=pulumi.ResourceOptions(parent=self),  # pulumi-aws marks secretString secret itself
-        )
-        self._secrets[name] = secret
-        return secret
+        return make_secret(self, self._name, self.key.arn, self.args, self._secrets, self.secret_versions, name, value, description, opts)
+
+
+def make_secret(
+    owner: pulumi.Resource,
+    prefix: str,
+    kms_key_arn: pulumi.Input[str],
+    args: KeyStoreArgs,
+    secrets: dict[str, aws.secretsmanager.Secret],
+    versions: dict[str, aws.secretsmanager.SecretVersion],
+    name: str,
+    value: pulumi.Input[str],
+    description: str,
+    opts: pulumi.ResourceOptions | None = None,
+) -> aws.secretsmanager.Secret:
+    """KeyStore.secret's body, shared with a shard's CoreKeys (components/fleet.py): the
+    secret and its version are children of ``owner``, named ``<prefix>-<name>``."""
+    if not isinstance(name, str) or not _SECRET_NAME.fullmatch(name):
+        raise KeyStoreError("name", name, "must be a slug of lowercase letters, digits and hyphens (1-64)")
+    if name in secrets:
+        raise KeyStoreError("name", name, "is already a secret of this KeyStore")
+    if not isinstance(description, str) or not description or len(description) > 2048:
+        raise KeyStoreError("description", description, "must be a non-empty text of at most 2048 characters")
+    # Not protected: a deleted secret stays recoverable for the recovery window, and
+    # retiring a DKIM selector must be able to delete its secret. Parent is always
+    # this KeyStore; caller options (depends_on, ...) are merged in.
+    base = pulumi.ResourceOptions(parent=owner)
+    secret_opts = pulumi.ResourceOptions.merge(opts, base) if opts else base
+    secret = aws.secretsmanager.Secret(
+        f"{prefix}-{name}",
+        description=description,
+        kms_key_id=kms_key_arn,
+        recovery_window_in_days=args.secret_recovery_window_days,
+        tags=dict(args.tags),
+        opts=secret_opts,
+    )
+    versions[name] = aws.secretsmanager.SecretVersion(
+        f"{prefix}-{name}-version",
+        secret_id=secret.id,
+        secret_string=pulumi.Output.secret(value),
+        opts=pulumi.ResourceOptions(parent=owner),  # pulumi-aws marks secretString secret itself
+    )
+    secrets[name] = secret
+    return secret

@@ -16,6 +16,12 @@
   ReputationAlarms (bounce / complaint rates) and, with ``reports.enabled``, the
   ReportIntake (DMARC and TLS-RPT reports received into an encrypted bucket).
 
+In a sharded fleet (``mailinfra:fleet``, components/fleet.py) the core stack holds the
+key store, the firewall, the security alerts, audit trail, detection, posture and
+operators, the non-sending names' records and DNSSEC; a shard holds its domains, their
+SMTP systems, shared configuration set and feedback loop, and reads the core's key,
+alarm topic and SMTP endpoint through a StackReference.
+
 ``__main__.py`` loads the config, builds one MailStack and exports ``exports``.
 MailStack is the program's root component: its children keep the stack-wide names
 (``keys``, ``firewall``, ``ses-events``, the domain slugs), so the physical names a
@@ -42,6 +48,7 @@ from .events import SesEvents
 from .intake import ReportIntake
 from .domain import SendingDomain, SendingDomainArgs
 from .firewall import Firewall
+from .fleet import CoreKeys, CoreReference
 from .keystore import KeyStore
 from .operators import Operators
 from .posture import Posture
@@ -66,11 +73,15 @@ class MailStack(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         tags = cfg.tags
 
-        shared_keys = (
-            None
-            if cfg.keys.per_domain
-            else KeyStore("keys", wiring.keystore_args(cfg, wiring.keystore_alias(cfg, None), audit=True), opts=child)
-        )
+        role = cfg.fleet.role if cfg.fleet is not None else None
+        core_ref = CoreReference(cfg.fleet.core, opts=child) if cfg.fleet is not None and cfg.fleet.core else None
+        shared_keys: KeyStore | CoreKeys | None
+        if core_ref is not None:  # a shard: its secrets under the core's key
+            shared_keys = CoreKeys("keys", wiring.keystore_args(cfg, wiring.keystore_alias(cfg, None)), core_ref, opts=child)
+        elif cfg.keys.per_domain:
+            shared_keys = None
+        else:
+            shared_keys = KeyStore("keys", wiring.keystore_args(cfg, wiring.keystore_alias(cfg, None), audit=True), opts=child)
 
         # CloudFront only takes ACM certificates from us-east-1 (MTA-STS hosting on Route53).
         us_east_1 = None
@@ -79,11 +90,13 @@ class MailStack(pulumi.ComponentResource):
                 "aws-us-east-1", region="us-east-1", default_tags=aws.ProviderDefaultTagsArgs(tags=tags), opts=child
             )
 
-        # Stack-wide: the SES SMTP endpoint's network rules and Cloudflare zone TLS settings.
-        firewall = Firewall("firewall", wiring.firewall_args(cfg), opts=child)
+        # Stack-wide: the SES SMTP endpoint's network rules and Cloudflare zone TLS settings
+        # (a shard uses the core's endpoint).
+        firewall = Firewall("firewall", wiring.firewall_args(cfg), opts=child) if core_ref is None else None
+        vpc_endpoint_id = core_ref.vpc_endpoint_id if core_ref is not None else firewall.vpc_endpoint_id if firewall else None
 
-        # Bounded retention for the sending infrastructure's logs (compliance).
-        ses_log = aws.cloudwatch.LogGroup(
+        # Bounded retention for the sending infrastructure's logs (compliance); a fleet core sends nothing.
+        ses_log = None if role == "core" else aws.cloudwatch.LogGroup(
             "ses-events",
             name=f"/mailinfra/{pulumi.get_stack()}/ses-events",
             retention_in_days=cfg.compliance.log_retention_days,
@@ -117,7 +130,7 @@ class MailStack(pulumi.ComponentResource):
                     contact_topics=topics.get(d.name, ()),
                     zones=zones,
                     shared_configuration_set=shared_set,
-                    smtp_source_vpce=firewall.vpc_endpoint_id,
+                    smtp_source_vpce=vpc_endpoint_id,
                 ),
                 opts=child,
             )
@@ -156,56 +169,62 @@ class MailStack(pulumi.ComponentResource):
                     identity_arns={n: r.identity_arn for n, r in relays.items()},
                     configuration_set_arns={n: r.configuration_set_arn for n, r in relays.items()},
                     secret_factory=lambda n, v, desc: feedback_keys.secret(n, v, desc).arn,
-                    source_vpce=firewall.vpc_endpoint_id,
+                    source_vpce=vpc_endpoint_id,
                 ),
                 opts=child,
             )
             for member in system.domains:
                 domains[member.name]["smtpSecretArn"] = access.secret_arn
                 domains[member.name]["keyCreated"]["smtp"] = access.key_created
-        sets = wiring.configuration_sets(cfg, {name: info["configurationSet"] for name, info in domains.items()})
-        events = SesEvents(
-            "events",
-            wiring.events_args(
-                cfg,
-                kms_key_arn=feedback_keys.key_arn,
-                configuration_sets=sets,
-                log_group_name=ses_log.name,
-                alarm_topic_arn=feedback_keys.topic_arn,
-            ),
-            opts=child,
-        )
-        ReputationAlarms(
-            "reputation",
-            wiring.reputation_args(cfg, configuration_sets=sets, alarm_topic_arn=feedback_keys.topic_arn),
-            opts=child,
-        )
-        intake_args = wiring.intake_args(cfg, kms_key_arn=feedback_keys.key_arn, configuration_set_name=sets[0][1])
-        intake = ReportIntake("reports", intake_args, opts=child) if intake_args is not None else None
+        events = intake = None
+        if ses_log is not None:
+            sets = wiring.configuration_sets(cfg, {name: info["configurationSet"] for name, info in domains.items()})
+            events = SesEvents(
+                "events",
+                wiring.events_args(
+                    cfg,
+                    kms_key_arn=feedback_keys.key_arn,
+                    configuration_sets=sets,
+                    log_group_name=ses_log.name,
+                    alarm_topic_arn=feedback_keys.topic_arn,
+                ),
+                opts=child,
+            )
+            ReputationAlarms(
+                "reputation",
+                wiring.reputation_args(cfg, configuration_sets=sets, alarm_topic_arn=feedback_keys.topic_arn),
+                opts=child,
+            )
+            intake_args = wiring.intake_args(cfg, kms_key_arn=feedback_keys.key_arn, configuration_set_name=sets[0][1])
+            intake = ReportIntake("reports", intake_args, opts=child) if intake_args is not None else None
 
         # Watching the account: the audit trail, intrusion detection, the continuous audit and
-        # MFA for operators, all notifying through one encrypted security topic.
+        # MFA for operators, all notifying through one encrypted security topic (a fleet's core).
         stack = pulumi.get_stack()
-        alerts = SecurityAlerts("security-alerts", wiring.alerts_args(cfg, kms_key_arn=feedback_keys.key_arn), opts=child)
-        watched = [events.archive_bucket] + ([intake.bucket_name] if intake is not None else [])
-        trail_args = wiring.audit_args(
-            cfg,
-            stack,
-            kms_key_arn=feedback_keys.key_arn,
-            alarm_topic_arn=alerts.topic_arn,
-            data_event_buckets=tuple(pulumi.Output.concat("arn:aws:s3:::", b) for b in watched),
-        )
-        trail = AuditTrail("audit", trail_args, opts=child) if trail_args is not None else None
-        detection = Detection("detection", wiring.detection_args(cfg, stack), alerts, opts=child)
-        posture_args = wiring.posture_args(
-            cfg, stack, bucket_name=trail.bucket_name if trail else None, kms_key_arn=feedback_keys.key_arn
-        )
-        if posture_args is not None:
-            Posture("posture", posture_args, alerts, opts=child)
-        operators_args = wiring.operators_args(cfg, stack, kms_key_arn=feedback_keys.key_arn)
-        if operators_args is not None:
-            Operators("operators", operators_args, opts=child)
-        alerts.seal()
+        alerts = trail = detection = None
+        if role != "shard":
+            alerts = SecurityAlerts("security-alerts", wiring.alerts_args(cfg, kms_key_arn=feedback_keys.key_arn), opts=child)
+            watched = ([events.archive_bucket] if events is not None else []) + (
+                [intake.bucket_name] if intake is not None else []
+            )
+            trail_args = wiring.audit_args(
+                cfg,
+                stack,
+                kms_key_arn=feedback_keys.key_arn,
+                alarm_topic_arn=alerts.topic_arn,
+                data_event_buckets=tuple(pulumi.Output.concat("arn:aws:s3:::", b) for b in watched),
+            )
+            trail = AuditTrail("audit", trail_args, opts=child) if trail_args is not None else None
+            detection = Detection("detection", wiring.detection_args(cfg, stack), alerts, opts=child)
+            posture_args = wiring.posture_args(
+                cfg, stack, bucket_name=trail.bucket_name if trail else None, kms_key_arn=feedback_keys.key_arn
+            )
+            if posture_args is not None:
+                Posture("posture", posture_args, alerts, opts=child)
+            operators_args = wiring.operators_args(cfg, stack, kms_key_arn=feedback_keys.key_arn)
+            if operators_args is not None:
+                Operators("operators", operators_args, opts=child)
+            alerts.seal()
 
         for nonsending in cfg.non_sending_names:
             zone = zone_for(nonsending, zones)
@@ -238,10 +257,16 @@ class MailStack(pulumi.ComponentResource):
             "heloName": cfg.relay.helo_name,  # `mailinfra verify`: FCrDNS of senderIps must give it
             "dnsbls": list(cfg.relay.dnsbls),  # `mailinfra verify`: senderIps must be listed in none
         }
-        if shared_keys is not None:
+        if isinstance(shared_keys, KeyStore):
             self.exports["keyAlias"] = shared_keys.alias_name
+        if shared_keys is not None:
             self.exports["keyAlarmTopicArn"] = shared_keys.topic_arn
-        self.exports["sesEvents"] = {"queueUrl": events.queue_url, "archiveBucket": events.archive_bucket}
+        if role == "core":  # what the shards read (fleet.CORE_OUTPUTS)
+            self.exports["keyArn"] = feedback_keys.key_arn
+        if core_ref is not None:
+            self.exports["fleetCore"] = core_ref.name
+        if events is not None:
+            self.exports["sesEvents"] = {"queueUrl": events.queue_url, "archiveBucket": events.archive_bucket}
         if intake is not None and cfg.reports is not None:
             self.exports["reports"] = {
                 "domain": cfg.reports.domain,
@@ -250,13 +275,14 @@ class MailStack(pulumi.ComponentResource):
                 "tlsRptAddress": cfg.reports.tls_rpt_address,
                 "records": intake.published,
             }
-        if firewall.vpc_endpoint_id is not None:
+        if firewall is not None and firewall.vpc_endpoint_id is not None:
             self.exports["smtpVpcEndpointId"] = firewall.vpc_endpoint_id
-        self.exports["audit"] = {
-            "trailArn": trail.trail_arn if trail else cfg.audit.organization_trail_arn,
-            "bucket": trail.bucket_name if trail else None,
-            "securityTopicArn": alerts.topic_arn,
-            "guardDutyDetectorId": detection.detector_id,
-        }
+        if alerts is not None and detection is not None:
+            self.exports["audit"] = {
+                "trailArn": trail.trail_arn if trail else cfg.audit.organization_trail_arn,
+                "bucket": trail.bucket_name if trail else None,
+                "securityTopicArn": alerts.topic_arn,
+                "guardDutyDetectorId": detection.detector_id,
+            }
         self.exports["keyMaxAgeDays"] = cfg.keys.max_age_days  # `mailinfra verify --outputs`: keys past or near it
         self.register_outputs(self.exports)

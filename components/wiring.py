@@ -214,8 +214,11 @@ def audit_args(
 
 
 def sending_route53_zones(cfg: StackConfig) -> tuple[tuple[str, str], ...]:
-    """(zone name, zone id) of every Route53 zone a sending domain is in, in config order."""
+    """(zone name, zone id) of every Route53 zone a sending domain is in, in config order
+    (a fleet core's: every zone it declares, since its shards send from them)."""
     names = {d.zone.name for d in cfg.domains}
+    if cfg.fleet is not None and cfg.fleet.role == "core":
+        names = {z.name for z in cfg.zones}
     return tuple((z.name, z.zone_id) for z in cfg.zones if z.provider == "route53" and z.name in names)
 
 
@@ -604,6 +607,16 @@ def _stack_keys(cfg: StackConfig, keys: ArgKeys, where: str | None = None) -> It
         raise ConfigError(where, None, str(exc), secret=cfg.is_secret(where), shown=False) from None
 
 
+def _preflight_watch(cfg: StackConfig, placeholder: str) -> None:
+    with _stack_keys(cfg, _audit_keys(cfg)):
+        stack, topic = "preflight", f"arn:aws:sns:{cfg.region}:{cfg.account_id}:preflight"
+        alerts_args(cfg, kms_key_arn=placeholder)
+        audit_args(cfg, stack, kms_key_arn=placeholder, alarm_topic_arn=topic)
+        detection_args(cfg, stack)
+        posture_args(cfg, stack, bucket_name="preflight", kms_key_arn=placeholder)
+        operators_args(cfg, stack, kms_key_arn=placeholder)
+
+
 def preflight(cfg: StackConfig) -> None:
     """Build every component's args (placeholders for resource outputs); raises the first
     invalid one, as a ConfigError naming the stack-file key. Call before the first resource
@@ -617,19 +630,17 @@ def preflight(cfg: StackConfig) -> None:
         if z.dnssec:
             with _stack_keys(cfg, _zone_keys(cfg, z)):
                 dnssec_args(cfg, z)
+    role = cfg.fleet.role if cfg.fleet is not None else None
     with _stack_keys(cfg, _feedback_keys(cfg)):
+        if role == "core":  # a fleet core sends nothing: no configuration set, no feedback loop
+            return _preflight_watch(cfg, placeholder)
         sets = configuration_sets(cfg, {d.name: f"{d.slug}-relay" for d in cfg.domains})
         shared_configuration_set_args(cfg, kms_key_arn=placeholder)
         events_args(cfg, kms_key_arn=placeholder, configuration_sets=sets)
         reputation_args(cfg, configuration_sets=sets, alarm_topic_arn=f"arn:aws:sns:{cfg.region}:{cfg.account_id}:preflight")
         intake_args(cfg, kms_key_arn=placeholder, configuration_set_name=sets[0][1])
-    with _stack_keys(cfg, _audit_keys(cfg)):
-        stack, topic = "preflight", f"arn:aws:sns:{cfg.region}:{cfg.account_id}:preflight"
-        alerts_args(cfg, kms_key_arn=placeholder)
-        audit_args(cfg, stack, kms_key_arn=placeholder, alarm_topic_arn=topic)
-        detection_args(cfg, stack)
-        posture_args(cfg, stack, bucket_name="preflight", kms_key_arn=placeholder)
-        operators_args(cfg, stack, kms_key_arn=placeholder)
+    if role != "shard":  # watching the account is a fleet core's
+        _preflight_watch(cfg, placeholder)
     topics = topics_by_domain(cfg)
     for i, d in enumerate(cfg.domains):
         if cfg.keys.per_domain:

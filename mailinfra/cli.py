@@ -107,7 +107,20 @@ def _check_policy_config(pack_dir: str | None, path: str) -> None:
 
 
 @main.command()
-@click.option("--stack", "-s", required=True, help="Stack name (reads Pulumi.<stack>.yaml).")
+@click.option("--stack", "-s", default=None, help="Stack name (reads Pulumi.<stack>.yaml).")
+@click.option(
+    "--fleet",
+    "fleet",
+    default=None,
+    help="Plan a sharded fleet: this core stack and every shard whose mailinfra:fleet.core names it (README 'Sharded fleets').",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="With --fleet: worker processes (default: one per CPU).",
+)
 @click.option(
     "--project", "project", type=click.Path(file_okay=False), default=None, help="Pulumi project directory (default: this repo)."
 )
@@ -142,7 +155,9 @@ def _check_policy_config(pack_dir: str | None, path: str) -> None:
 @click.option("--nameserver", "nameservers", multiple=True, help="With --live: send every DNS query to HOST[:PORT].")
 @click.option("--debug", is_flag=True, help="Show the program's traceback on failure.")
 def plan(
-    stack: str,
+    stack: str | None,
+    fleet: str | None,
+    jobs: int | None,
     project: str | None,
     policy_pack: str | None,
     policy_pack_config: str | None,
@@ -158,6 +173,12 @@ def plan(
     from . import render
 
     project = project or _default_project()
+    if (stack is None) == (fleet is None):
+        raise InputError("give one of --stack NAME or --fleet CORE")
+    if fleet is not None and live:
+        raise InputError("--live is for one stack: plan each shard with --stack SHARD --live")
+    if jobs is not None and fleet is None:
+        raise InputError("--jobs is only for --fleet")
     if policy_pack is not None and not os.path.isdir(policy_pack):
         raise InputError(f"--policy-pack: {policy_pack!r} is not a directory")
     _check_output(output)
@@ -165,9 +186,34 @@ def plan(
         _check_policy_config(policy_pack, policy_pack_config)
     from .progress import plan_progress
 
-    with plan_progress() as progress:  # None (nothing shown) unless stderr is a terminal
-        the_plan = make_plan(project, stack, debug=debug, on_register=progress.registered if progress else None)
-        if not no_policies:
+    fleet_plan = None
+    if fleet is not None:
+        from .cliutil import input_errors
+        from .fleet import plan_fleet
+
+        with input_errors(debug):
+            try:
+                fleet_plan = plan_fleet(
+                    project,
+                    fleet,
+                    jobs=jobs,
+                    policy_pack=policy_pack,
+                    environment=environment,
+                    policy_config=policy_pack_config,
+                    judge=not no_policies,
+                )
+            except Exception as exc:
+                from .policyrun import PolicyPackError
+
+                if isinstance(exc, PolicyPackError):
+                    raise InputError(_one_line(exc)) from None
+                raise
+        the_plan = fleet_plan.plan
+    with plan_progress() if fleet_plan is None else contextlib.nullcontext() as progress:
+        if fleet_plan is None:
+            assert stack is not None
+            the_plan = make_plan(project, stack, debug=debug, on_register=progress.registered if progress else None)
+        if not no_policies and fleet_plan is None:
             from .policyrun import PolicyPackError, run_policies
 
             try:
@@ -194,6 +240,10 @@ def plan(
         if fmt == "json":
             render.plan_to_json(the_plan, out)
         elif fmt == "text":
+            if fleet_plan is not None:
+                from .fleet import fleet_summary
+
+                out.write(fleet_summary(fleet_plan))
             out.write(render.plan_to_text(the_plan, the_plan.violations, judged=not no_policies))
         elif fmt == "sarif":
             from .sarif import write_sarif

@@ -66,9 +66,12 @@ def make_plan(
 ) -> Any:
     """Run the program on the mock engine (shared by plan, zone, verify and adopt)."""
     from .engine import run_plan
+    from .fleet import references_for
 
     with input_errors(debug), contextlib.redirect_stdout(io.StringIO()) as captured:
-        plan = run_plan(project, stack, on_register=on_register, stack_dir=stack_dir)
+        # a fleet shard reads its core's outputs: from the core's offline plan
+        references = references_for(project, stack, stack_dir)
+        plan = run_plan(project, stack, on_register=on_register, stack_dir=stack_dir, references=references)
     leaked = captured.getvalue()
     if leaked.strip():  # the program printed: keep it visible, but off stdout (reports go there)
         click.echo(leaked.rstrip(), err=True)

@@ -25,7 +25,7 @@ import threading
 import traceback
 import urllib.parse
 import urllib.request
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -380,9 +380,10 @@ def _execute(
     preview: bool,
     organization: str | None,
     on_register: Callable[[int], None] | None = None,
+    references: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Plan:
     """Run the program; must be called inside a fresh contextvars context."""
-    mocks = MockState(preview=preview, config=cfg.engine_config)
+    mocks = MockState(preview=preview, config=cfg.engine_config, references=references)
     monitor = PlanMonitor(mocks, preview=preview, on_register=on_register)
     features = set(monitor.GetDeploymentInfo(None).supportedFeatures)
     mock_settings = pulumi_mocks.MockSettings(
@@ -501,12 +502,15 @@ def run_plan(
     organization: str | None = None,
     on_register: Callable[[int], None] | None = None,
     stack_dir: str | None = None,
+    references: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Plan:
     """Plan `stack` of the Pulumi Python project in `project_dir` on the mock engine.
 
     `on_register(count)` (progress display) is called after each resource registration.
     `stack_dir`: read Pulumi.<stack>.yaml from there instead (``mailinfra adopt`` plans a
     candidate stack file without touching the user's; the URNs stay the stack's).
+    `references`: stack name -> outputs, what a ``pulumi.StackReference`` to that stack
+    reads (a fleet shard's core, from the core's own offline plan: mailinfra/fleet.py).
 
     Raises `ProjectError` for a missing/invalid Pulumi.yaml or stack file and
     `ProgramError` when the program raises.
@@ -516,4 +520,4 @@ def run_plan(
         project = dataclasses.replace(project, stack_config_dir=os.path.abspath(stack_dir))
     cfg = load_stack_config(project, stack)
     ctx = contextvars.copy_context()
-    return ctx.run(_execute, project, cfg, preview, organization, on_register)
+    return ctx.run(_execute, project, cfg, preview, organization, on_register, references)

@@ -23,6 +23,10 @@ from typing import Any
 import pulumi
 from pulumi.runtime import rpc
 
+from mailinfra.policies.mailinfra_policy.standards.errors import InputError
+
+from .values import UNKNOWN, Secret
+
 ACCOUNT_ID = "123456789012"
 DEFAULT_REGION = "us-east-1"
 TIMESTAMP = "2025-01-01T00:00:00Z"
@@ -435,8 +439,16 @@ INVOKES: dict[str, InvokeHandler] = {
 class MockState(pulumi.runtime.Mocks):
     """Table-driven mocks; `preview=True` leaves computed outputs unknown."""
 
-    def __init__(self, *, preview: bool = True, config: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        preview: bool = True,
+        config: Mapping[str, str] | None = None,
+        references: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
         self.preview = preview
+        # stack name -> its outputs, for pulumi.StackReference (a fleet shard reads its core's)
+        self.references = dict(references or {})
         self.region = _str((config or {}).get("aws:region"), DEFAULT_REGION)
         self._provider_regions: dict[str, str] = {}
 
@@ -452,6 +464,8 @@ class MockState(pulumi.runtime.Mocks):
             if args.typ == "pulumi:providers:aws":
                 self._provider_regions[pid] = _str(inputs.get("region"), self.region)
             return pid, inputs
+        if args.typ == STACK_REFERENCE:
+            return self._stack_reference(inputs)
         if not args.custom:
             return "", inputs
 
@@ -482,8 +496,48 @@ class MockState(pulumi.runtime.Mocks):
         rid = spec.id(ctx) if spec.id else f"{args.name}-{ctx.hash(8)}"
         return rid, state
 
+    def _stack_reference(self, inputs: Mapping[str, Any]) -> tuple[str, dict]:
+        """A StackReference reads the other stack's outputs, in a preview as in an update:
+        here from that stack's offline plan (``references``); secret outputs stay secret."""
+        name = inputs.get("name")
+        if not isinstance(name, str) or name not in self.references:
+            known = ", ".join(sorted(self.references)) or "none"
+            raise StackReferenceError(
+                f"pulumi.StackReference({name!r}): no offline plan of that stack was given (planned: {known}); "
+                "plan a fleet's shard with `mailinfra plan --fleet CORE` or `mailinfra plan --stack SHARD` "
+                "with the core's stack file beside it"
+            )
+        outputs: dict[str, Any] = {}
+        secret_names: list[str] = []
+        for key, value in self.references[name].items():
+            if isinstance(value, Secret):
+                secret_names.append(key)
+                value = value.reveal()
+            outputs[key] = _to_wire(value)
+        return name, {"name": name, "outputs": outputs, "secretOutputNames": sorted(secret_names)}
+
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:  # type: ignore[override]
         handler = INVOKES.get(args.token)
         if handler is None:
             return {}
         return handler(dict(args.args), self._region_for(args.provider))
+
+
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
+
+
+class StackReferenceError(InputError):
+    """A StackReference to a stack whose offline plan was not given (exit 2, one line)."""
+
+
+def _to_wire(value: Any) -> Any:
+    """A plan value (UNKNOWN, Secret, nested) back as the mock hands it to the SDK."""
+    if value is UNKNOWN:
+        return rpc.UNKNOWN
+    if isinstance(value, Secret):
+        return rpc.wrap_rpc_secret(_to_wire(value.reveal()))
+    if isinstance(value, dict):
+        return {k: _to_wire(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_to_wire(v) for v in value]
+    return value

@@ -331,8 +331,12 @@ def run_policies(
     environment: str | None = None,
     policy_config: Mapping[str, Any] | str | os.PathLike[str] | None = None,
     on_judged: Callable[[int, int], None] | None = None,
+    kinds: str = "all",
 ) -> list[Violation]:
     """Judge `plan` with the pack; violations in CrossGuard's order (resource, then stack).
+
+    `kinds`: "resource" or "stack" runs only those policies (mailinfra/fleet.py judges each
+    stack's resources in its worker and the stack policies once over the fleet's union).
 
     `on_judged(done, total)` (progress display) counts policy evaluations: each resource
     policy on each resource, each stack policy once."""
@@ -408,15 +412,15 @@ def run_policies(
                     f"policy {policy.name!r} failed on {urn or 'the stack'}: {type(exc).__name__}: {exc}"
                 ) from exc
 
-        resource_policies = [a for a in active if isinstance(a[0], ResourceValidationPolicy)]
-        stack_policies = [a for a in active if isinstance(a[0], StackValidationPolicy)]
+        resource_policies = [a for a in active if isinstance(a[0], ResourceValidationPolicy) and kinds != "stack"]
+        stack_policies = [a for a in active if isinstance(a[0], StackValidationPolicy) and kinds != "resource"]
 
         total = len(resources) * len(resource_policies) + len(stack_policies)
         if on_judged is not None:
             on_judged(0, total)
 
         # Analyze: every resource the engine registers (inputs), every resource policy.
-        for done, resource in enumerate(resources, 1):
+        for done, resource in enumerate(resources if resource_policies else [], 1):
             props = unknown_checking_proxy(as_pack_sees(resource.inputs))
             opts = _options(resource)
             provider = _provider(resource)

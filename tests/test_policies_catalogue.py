@@ -18,6 +18,7 @@ from mailinfra.policies.mailinfra_policy import ALL, LEVELS, REMEDIATION, SEVERI
 from mailinfra.policies.mailinfra_policy.standards import txt
 from tests.policy_cases_audit import CASES as AUDIT_CASES
 from tests.policy_cases_events import CASES as EVENTS_CASES
+from tests.policy_cases_fleet import CASES as FLEET_CASES
 from tests.policy_cases_privacy import CASES as PRIVACY_CASES
 from tests.policy_cases_quotas import CASES as QUOTAS_CASES
 from tests.test_policies_helpers import (
@@ -539,6 +540,7 @@ CASES.update(EVENTS_CASES)  # the feedback-loop rules (policies/mailinfra_policy
 CASES.update(PRIVACY_CASES)  # the privacy rules (policies/mailinfra_policy/privacy.py)
 CASES.update(QUOTAS_CASES)  # the quota budget (policies/mailinfra_policy/quotas.py)
 CASES.update(AUDIT_CASES)  # the account audit rules (policies/mailinfra_policy/audit.py)
+CASES.update(FLEET_CASES)  # a domain in two shards (policies/mailinfra_policy/relay.py)
 
 BY_NAME = {p.name: p for p in ALL}
 

@@ -425,6 +425,7 @@ POLICIES = [
         remediation="Declare AuditTrail (components/audit.py: is_multi_region_trail, enable_log_file_validation, "
         "kms_key_id = the CMK), or set mailinfra:audit.organizationTrailArn to the organisation trail.",
         levels=PROD_STAGING,
+        account_wide=True,
         config={"organizationTrailArn": {"type": "string"}},
     ),
     stack_policy(
@@ -457,6 +458,7 @@ POLICIES = [
         severity=Severity.HIGH,
         remediation="Leave mailinfra:audit.guardDuty at true (components/detection.py declares the detector).",
         levels=PROD_STAGING,
+        account_wide=True,
     ),
     stack_policy(
         "config-recorder-enabled",
@@ -468,6 +470,7 @@ POLICIES = [
         remediation="Leave mailinfra:audit.configRecorder at true (components/posture.py declares the recorder, "
         "its RecorderStatus and the managed rules).",
         levels=PROD_STAGING,
+        account_wide=True,
     ),
     stack_policy(
         "route53-query-logging",
@@ -478,6 +481,7 @@ POLICIES = [
         remediation="Leave mailinfra:audit.dnsQueryLogging at true (components/detection.py declares an "
         "aws.route53.QueryLog per sending zone).",
         levels=PROD_STAGING,
+        account_wide=True,
     ),
     stack_policy(
         "vpc-flow-logs-smtp-endpoint",
@@ -487,6 +491,7 @@ POLICIES = [
         severity=Severity.MEDIUM,
         remediation="Leave mailinfra:audit.flowLogs at true (components/detection.py declares the aws.ec2.FlowLog).",
         levels=PROD_STAGING,
+        account_wide=True,
     ),
     stack_policy(
         "iam-operators-mfa",
@@ -498,6 +503,7 @@ POLICIES = [
         remediation="Leave mailinfra:audit.operators at true (components/operators.py: the operators group and "
         "its DenyAllExceptListedIfNoMFA statement).",
         levels=PROD_STAGING,
+        account_wide=True,
     ),
     stack_policy(
         "iam-account-password-policy",
@@ -508,6 +514,7 @@ POLICIES = [
         remediation="Leave mailinfra:audit.operators at true (components/operators.py declares the "
         "aws.iam.AccountPasswordPolicy).",
         levels=PROD_STAGING,
+        account_wide=True,
         config={"minLength": {"type": "integer", "default": aws.PASSWORD_MIN_LENGTH, "minimum": 8, "maximum": 128}},
     ),
     resource_policy(

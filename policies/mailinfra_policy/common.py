@@ -302,6 +302,13 @@ def project_config() -> dict[str, Any]:
     return out
 
 
+def fleet_role() -> str | None:
+    """``<project>:fleet.role`` of the stack being judged (core, shard), None outside a sharded fleet."""
+    fleet = project_config().get("fleet")
+    role = fleet.get("role") if isinstance(fleet, dict) else None
+    return role if isinstance(role, str) else None
+
+
 def process_environment() -> str:
     """The environment of this pack process: <project>:environment, else the stack name, else prod."""
     env = _normalize_env(stack_config("environment"))
@@ -461,13 +468,18 @@ def stack_policy(
     section: str,
     levels: tuple[EnforcementLevel, ...] = ALWAYS,
     config: Mapping[str, Mapping[str, Any]] | None = None,
+    account_wide: bool = False,
 ) -> EnvStackPolicy:
     """A stack policy; ``check(args, config)`` yields (message, urn or None); ``section`` as
-    for ``resource_policy``."""
+    for ``resource_policy``. ``account_wide``: what the account has once (the trail,
+    GuardDuty, ...) is a sharded fleet's core's, so a shard alone is not judged by it; the
+    core is, and ``mailinfra plan --fleet`` judges the fleet's union."""
     _register(name, levels, severity, remediation, section)
     schema_props = dict(config or {})
 
     def validate(args: StackValidationArgs, report: Report) -> None:
+        if account_wide and fleet_role() == "shard":
+            return
         cfg = defaults(schema_props, args.get_config())
         for message, urn in check(args, cfg):
             report(message, urn)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from pulumi_policy import ResourceValidationArgs, Severity
+from pulumi_policy import ResourceValidationArgs, Severity, StackValidationArgs
 
 from .common import (
     PROD_ONLY,
@@ -18,7 +18,10 @@ from .common import (
     grants,
     is_unknown,
     on_property,
+    StackView,
     resource_policy,
+    resource_region,
+    stack_policy,
     strings,
 )
 from .standards import aws
@@ -127,7 +130,37 @@ def _iam_ses(document: Any, cfg: dict[str, Any]) -> Iterator[str]:
             yield f"statement {sid!r} has no ses:FromAddress condition"
 
 
+def _identity_once(args: StackValidationArgs, cfg: dict[str, Any]) -> Iterator[tuple[str, str | None]]:
+    """One SES identity per domain and region: the second is refused by SES (AlreadyExists), and
+    in a sharded fleet it is a domain planned into two shards."""
+    view = StackView.of(args)
+    seen: dict[tuple[str, str], str] = {}
+    for resource in view.of_type(EMAIL_IDENTITY):
+        props = view.props[resource.urn]
+        name, region = get(props, "emailIdentity"), resource_region(props, resource.provider)
+        if not isinstance(name, str) or not isinstance(region, str):
+            continue  # unknown: cannot tell
+        key = (name.rstrip(".").lower(), region)
+        if key in seen:
+            yield (
+                f"SES identity {key[0]} is declared twice in {region} (also {seen[key]}): a domain belongs to one stack "
+                "(in a sharded fleet, one shard)",
+                resource.urn,
+            )
+        else:
+            seen[key] = resource.urn
+
+
 POLICIES = [
+    stack_policy(
+        "ses-identity-once",
+        "Each SES identity (domain) is declared once per region: in a sharded fleet, a domain is in one shard.",
+        section="domains",
+        check=_identity_once,
+        severity=Severity.HIGH,
+        remediation="Keep the domain in one stack: with mailinfra:fleet.select list, remove it from all but one "
+        "shard's mailinfra:domains (README 'Moving a domain between shards').",
+    ),
     resource_policy(
         "ses-configuration-set-tls-required",
         "Every SESv2 configuration set requires TLS to receiving servers (deliveryOptions.tlsPolicy REQUIRE; "
