@@ -475,6 +475,8 @@ def _execute(
             asyncio_logger.setLevel(saved_level)
             gc.set_threshold(*saved_gc)
 
+    if error is not None and mocks.reference_error is not None:
+        raise ProgramError(str(mocks.reference_error)) from None
     if error is not None:
         if isinstance(error, SystemExit) and error.code in (0, None):
             pass

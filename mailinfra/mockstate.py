@@ -449,6 +449,7 @@ class MockState(pulumi.runtime.Mocks):
         self.preview = preview
         # stack name -> its outputs, for pulumi.StackReference (a fleet shard reads its core's)
         self.references = dict(references or {})
+        self.reference_error: StackReferenceError | None = None  # the SDK buries it in a chain of ValueErrors
         self.region = _str((config or {}).get("aws:region"), DEFAULT_REGION)
         self._provider_regions: dict[str, str] = {}
 
@@ -502,11 +503,12 @@ class MockState(pulumi.runtime.Mocks):
         name = inputs.get("name")
         if not isinstance(name, str) or name not in self.references:
             known = ", ".join(sorted(self.references)) or "none"
-            raise StackReferenceError(
+            self.reference_error = StackReferenceError(
                 f"pulumi.StackReference({name!r}): no offline plan of that stack was given (planned: {known}); "
                 "plan a fleet's shard with `mailinfra plan --fleet CORE` or `mailinfra plan --stack SHARD` "
                 "with the core's stack file beside it"
             )
+            raise self.reference_error
         outputs: dict[str, Any] = {}
         secret_names: list[str] = []
         for key, value in self.references[name].items():
