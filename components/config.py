@@ -37,7 +37,7 @@ from mailinfra.policies.mailinfra_policy.standards import dnsbl
 from mailinfra.policies.mailinfra_policy.standards.aws import LOG_RETENTION_DAYS, is_aws_region
 from mailinfra.policies.mailinfra_policy.standards.errors import InputError, StandardError
 
-from . import fleet as _fleet_model
+from . import shards as _fleet_model
 
 __all__ = [
     "ENVIRONMENTS",
@@ -1282,7 +1282,9 @@ def _fleet(path: str, raw: Any) -> FleetConfig:
             if o.has(key):
                 raise ConfigError(o.sub(key), o.get(key), "is only for a shard (mailinfra:fleet.role is core)")
         return FleetConfig(role="core")
-    core = _str(o.sub("core"), o.require("core"), pattern=STACK_NAME.pattern, what="the core's stack name ([org/[project/]]stack)")
+    core = _str(
+        o.sub("core"), o.require("core"), pattern=STACK_NAME.pattern, what="the core's stack name ([org/[project/]]stack)"
+    )
     shards = _int(o.sub("shards"), o.require("shards"), 1, _fleet_model.MAX_SHARDS)
     shard = _int(o.sub("shard"), o.require("shard"), 0, shards - 1)
     select = _choice(o.sub("select"), o.get("select", "list"), _fleet_model.SELECTIONS)

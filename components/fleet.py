@@ -1,7 +1,7 @@
 """Sharded fleets: one core stack (key store, firewall, security alerts, audit) and shard
 stacks that hold the sending domains and read the core's outputs.
 
-- :func:`shard_of` is the stable hash that puts a domain in one of N shards: sha256 of
+- :func:`shard_of` (components/shards.py) is the stable hash that puts a domain in one of N shards: sha256 of
   the lower-case name, mod N. Never Python's ``hash()``, which is salted per process.
 - :class:`CoreReference` is a shard's view of the core: a ``pulumi.StackReference`` to
   the stack ``mailinfra:fleet.core`` names, and the outputs the shard builds on. Offline,
@@ -13,35 +13,18 @@ stacks that hold the sending domains and read the core's outputs.
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Mapping
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from .keystore import KeyStoreArgs, SecretStore, make_secret
+from .shards import shard_of
 
-__all__ = ["CORE_OUTPUTS", "CoreKeys", "CoreReference", "ROLES", "SELECTIONS", "shard_of"]
-
-ROLES = ("core", "shard")
-SELECTIONS = ("list", "hash")  # list: the shard's mailinfra:domains as written; hash: shard_of
-MAX_SHARDS = 1024
+__all__ = ["CORE_OUTPUTS", "CoreKeys", "CoreReference", "shard_of"]
 
 # The core's stack outputs a shard reads (MailStack exports them on the core).
 CORE_OUTPUTS = ("keyArn", "keyAlarmTopicArn", "smtpVpcEndpointId")
-
-
-def shard_of(name: str, shards: int) -> int:
-    """The shard (0..shards-1) of a domain: sha256 of the lower-case name without a trailing dot, mod ``shards``.
-
-    The same in every process, on every machine and in every Python version, so a domain
-    stays where it is as long as the shard count does not change.
-    """
-    if shards < 1:
-        raise ValueError("shards must be at least 1")
-    digest = hashlib.sha256(name.rstrip(".").lower().encode("utf-8")).digest()
-    return int.from_bytes(digest, "big") % shards
 
 
 class CoreReference:
@@ -85,9 +68,6 @@ class CoreKeys(SecretStore):
         opts: pulumi.ResourceOptions | None = None,
     ) -> aws.secretsmanager.Secret:
         """As KeyStore.secret, encrypted under the core's key."""
-        return make_secret(self, self._name, self.key_arn, self.args, self._secrets, self.secret_versions, name, value, description, opts)
-
-
-def outputs_of(reference_outputs: Mapping[str, Any]) -> dict[str, Any]:
-    """The core outputs a shard reads, from a core's stack outputs (what the offline plan hands the mock)."""
-    return {k: reference_outputs[k] for k in CORE_OUTPUTS if k in reference_outputs}
+        return make_secret(
+            self, self._name, self.key_arn, self.args, self._secrets, self.secret_versions, name, value, description, opts
+        )

@@ -531,7 +531,9 @@ class KeyStore(SecretStore):
         auto-generated from the resource name, so a replacement never collides with a
         secret still inside its recovery window.
         """
-        return make_secret(self, self._name, self.key.arn, self.args, self._secrets, self.secret_versions, name, value, description, opts)
+        return make_secret(
+            self, self._name, self.key.arn, self.args, self._secrets, self.secret_versions, name, value, description, opts
+        )
 
 
 def make_secret(

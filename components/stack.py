@@ -96,13 +96,17 @@ class MailStack(pulumi.ComponentResource):
         vpc_endpoint_id = core_ref.vpc_endpoint_id if core_ref is not None else firewall.vpc_endpoint_id if firewall else None
 
         # Bounded retention for the sending infrastructure's logs (compliance); a fleet core sends nothing.
-        ses_log = None if role == "core" else aws.cloudwatch.LogGroup(
-            "ses-events",
-            name=f"/mailinfra/{pulumi.get_stack()}/ses-events",
-            retention_in_days=cfg.compliance.log_retention_days,
-            region=cfg.region,
-            tags=tags,
-            opts=child,
+        ses_log = (
+            None
+            if role == "core"
+            else aws.cloudwatch.LogGroup(
+                "ses-events",
+                name=f"/mailinfra/{pulumi.get_stack()}/ses-events",
+                retention_in_days=cfg.compliance.log_retention_days,
+                region=cfg.region,
+                tags=tags,
+                opts=child,
+            )
         )
 
         # Stack-wide resources (the feedback loop, the shared configuration set, sending systems'

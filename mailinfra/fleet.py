@@ -114,7 +114,9 @@ def discover(project_dir: str, core: str) -> list[Member]:
         if member.core is not None and stack_file_name(member.core) == core:
             shards.append(member)
     if not shards:
-        raise FleetError(f"{core_cfg.file}: no stack in {project.stack_config_dir} is a shard of {core} ({FLEET_KEY}.core: {core})")
+        raise FleetError(
+            f"{core_cfg.file}: no stack in {project.stack_config_dir} is a shard of {core} ({FLEET_KEY}.core: {core})"
+        )
     count = shards[0].shards
     by_index: dict[int, Member] = {}
     for m in shards:

@@ -18,11 +18,18 @@ CASES: dict[str, dict[str, Any]] = {
     "ses-identity-once": dict(
         kind="stack",
         # two domains, and one domain in two regions (separate SES identities)
-        compliant=[identity("a", "news.example.com"), identity("b", "offers.example.com"), identity("c", "news.example.com", "eu-central-1")],
+        compliant=[
+            identity("a", "news.example.com"),
+            identity("b", "offers.example.com"),
+            identity("c", "news.example.com", "eu-central-1"),
+        ],
         # the same domain twice in one region, spelled differently (a domain in two shards)
         noncompliant=[identity("a", "news.example.com"), identity("b", "News.Example.com.")],
         # no name: the plan cannot tell which domain it is
-        missing=[{"type": ID, "name": "a", "props": {"region": "eu-west-1"}}, {"type": ID, "name": "b", "props": {"region": "eu-west-1"}}],
+        missing=[
+            {"type": ID, "name": "a", "props": {"region": "eu-west-1"}},
+            {"type": ID, "name": "b", "props": {"region": "eu-west-1"}},
+        ],
         missing_count=0,
     ),
 }

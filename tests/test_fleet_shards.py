@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from mailinfra.components.config import ConfigError, parse_config
-from mailinfra.components.fleet import shard_of
+from mailinfra.components.shards import shard_of
 from mailinfra.fleet import FleetError, discover, plan_fleet
 from mailinfra.markdown import plan_to_markdown
 from mailinfra.render import plan_to_json, plan_to_text
@@ -49,7 +49,7 @@ def test_shard_of_is_sha256_of_the_lower_case_name() -> None:
 
 def test_shard_of_is_the_same_in_every_process() -> None:
     names = [f"d{i}.example.com" for i in range(50)]
-    code = f"from mailinfra.components.fleet import shard_of; print([shard_of(n, 5) for n in {names!r}])"
+    code = f"from mailinfra.components.shards import shard_of; print([shard_of(n, 5) for n in {names!r}])"
     seen = set()
     for seed in ("1", "2", "random"):
         env = {**os.environ, "PYTHONHASHSEED": seed}
@@ -155,7 +155,9 @@ def test_shipped_fleet_plans_with_no_mandatory_violation(shipped: Any) -> None:
         # the shard's secrets are under the core's key, read through the StackReference
         # (the core's update-mode plan: known, as a real preview reads the deployed core's state)
         secrets = shard.by_type("aws:secretsmanager/secret:Secret")
-        assert secrets and all(re.fullmatch(r"arn:aws:kms:eu-west-1:\d{12}:key/[0-9a-f-]+", str(s.inputs["kmsKeyId"])) for s in secrets)
+        assert secrets and all(
+            re.fullmatch(r"arn:aws:kms:eu-west-1:\d{12}:key/[0-9a-f-]+", str(s.inputs["kmsKeyId"])) for s in secrets
+        )
     assert len(shipped.plan.resources) == sum(len(p.resources) for p in by_stack.values())
 
 

@@ -14,7 +14,7 @@ README = (ROOT / "README.md").read_text()
 
 def test_example_error_lists_the_shipped_stacks():
     shipped = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in (ROOT / "stacks").glob("Pulumi.*.yaml"))
-    listed = re.findall(r"\(stacks found: ([a-z, ]+)\)", README)
+    listed = re.findall(r"\(stacks found: ([a-z0-9, -]+)\)", README)
     assert listed and all(entry.split(", ") == shipped for entry in listed)
 
 
