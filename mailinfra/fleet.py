@@ -30,7 +30,7 @@ from mailinfra.policies.mailinfra_policy.standards.errors import InputError
 from .engine import Plan, run_plan
 from .project import ProjectError, list_stacks, load_project, load_stack_config, stack_file_name
 
-__all__ = ["FleetError", "FleetPlan", "Member", "discover", "plan_fleet", "references_for"]
+__all__ = ["FleetError", "FleetPlan", "Member", "core_outputs", "discover", "plan_fleet", "references_for"]
 
 FLEET_KEY = "mailinfra:fleet"
 DOMAINS_KEY = "mailinfra:domains"
@@ -136,7 +136,7 @@ def discover(project_dir: str, core: str) -> list[Member]:
     return members + [by_index[i] for i in sorted(by_index)]
 
 
-def _core_outputs(project_dir: str, core: str) -> dict[str, Any]:
+def core_outputs(project_dir: str, core: str) -> dict[str, Any]:
     return run_plan(project_dir, core, preview=False).outputs
 
 
@@ -235,14 +235,14 @@ def plan_fleet(
     context = multiprocessing.get_context("spawn")
     runs: dict[str, StackRun] = {}
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, max_tasks_per_child=1) as pool:
-        outputs = pool.submit(_core_outputs, project_dir, core)
+        outputs = pool.submit(core_outputs, project_dir, core)
         futures: dict[str, Future[StackRun]] = {
             core: pool.submit(_plan_one, project_dir, core, None, policy_pack, environment, policy_config, judge)
         }
-        core_outputs = outputs.result()
+        known = outputs.result()
         for m in members[1:]:
             assert m.core is not None
-            refs = {m.core: core_outputs}
+            refs = {m.core: known}
             futures[m.stack] = pool.submit(_plan_one, project_dir, m.stack, refs, policy_pack, environment, policy_config, judge)
         for stack, future in futures.items():
             runs[stack] = future.result()
