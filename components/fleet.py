@@ -29,7 +29,7 @@ CORE_OUTPUTS = ("keyArn", "keyAlarmTopicArn", "smtpVpcEndpointId")
 
 class CoreReference:
     """The core stack's outputs, read through ``pulumi.StackReference`` (not a component:
-    the reference is the only resource, registered under the stack)."""
+    the reference is its only resource, a child of the MailStack)."""
 
     def __init__(self, core: str, opts: pulumi.ResourceOptions | None = None) -> None:
         self.name = core

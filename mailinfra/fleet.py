@@ -69,7 +69,7 @@ class FleetPlan:
     seconds: float = 0.0
 
 
-def _fleet_section(stack: str, cfg: Any) -> Mapping[str, Any] | None:
+def _fleet_section(cfg: Any) -> Mapping[str, Any] | None:
     raw = cfg.config.get(FLEET_KEY)
     if raw is None:
         return None
@@ -98,7 +98,7 @@ def discover(project_dir: str, core: str) -> list[Member]:
     project = load_project(project_dir)
     core = stack_file_name(core)
     core_cfg = load_stack_config(project, core)
-    raw = _fleet_section(core, core_cfg)
+    raw = _fleet_section(core_cfg)
     if raw is None or raw.get("role") != "core":
         raise FleetError(f"{core_cfg.file}: {FLEET_KEY}.role: --fleet {core} needs the core of a fleet here (role: core)")
     members = [Member(core, "core", core_cfg.file)]
@@ -107,7 +107,7 @@ def discover(project_dir: str, core: str) -> list[Member]:
         if stack == core:
             continue
         cfg = load_stack_config(project, stack)
-        section = _fleet_section(stack, cfg)
+        section = _fleet_section(cfg)
         if section is None or section.get("role") != "shard":
             continue
         member = _member(stack, cfg, section)
