@@ -10,6 +10,8 @@ import pulumi_aws as aws
 import pytest
 from pulumi.runtime import rpc
 
+from tests.helpers import build
+
 from mailinfra.components.smtp import (
     SmtpAccess,
     SmtpAccessArgs,
@@ -149,33 +151,29 @@ def _plain_strings(value: Any):
             yield from _plain_strings(v)
 
 
-@pulumi.runtime.test
 def test_smtp_access_declares_send_only_user(mocks):
     secrets = FakeSecrets()
-    access = SmtpAccess("example-com-smtp", _args(secrets))
-
-    def check(_):
-        (user,) = mocks.of_type("aws:iam/user:User")
-        assert user.inputs["path"] == "/mailinfra/"
-        assert user.inputs["tags"]["owner"] == "mail"
-        (policy,) = mocks.of_type("aws:iam/userPolicy:UserPolicy")
-        doc = json.loads(policy.inputs["policy"])
-        (stmt,) = doc["Statement"]
-        assert sorted(stmt["Action"]) == ["ses:SendEmail", "ses:SendRawEmail"]
-        assert "*" not in stmt["Resource"] and stmt["Resource"] == sorted([IDENTITY_ARN, CONFIG_SET_ARN])
-        assert stmt["Condition"]["StringLike"]["ses:FromAddress"] == "*@example.com"
-        (key,) = mocks.of_type("aws:iam/accessKey:AccessKey")
-        comp = next(r for r in mocks.registered if r.type == "mailinfra:smtp:SmtpAccess")
-        for child in (user, policy, key):
-            assert child.parent == comp.urn
-            assert child.name.startswith("example-com-smtp-")
-        assert "secret" in key.additional_secret_outputs
-        assert len(secrets.calls) == 1
-        name, _, description = secrets.calls[0]
-        assert name == "example-com-smtp-credentials"
-        assert "example.com" in description
-
-    return pulumi.Output.all(access.username, access.secret_arn).apply(check)
+    # build() asserts after every registration: the policy waits on an apply of its inputs
+    build(lambda: SmtpAccess("example-com-smtp", _args(secrets)), username=lambda a: a.username)
+    (user,) = mocks.of_type("aws:iam/user:User")
+    assert user.inputs["path"] == "/mailinfra/"
+    assert user.inputs["tags"]["owner"] == "mail"
+    (policy,) = mocks.of_type("aws:iam/userPolicy:UserPolicy")
+    doc = json.loads(policy.inputs["policy"])
+    (stmt,) = doc["Statement"]
+    assert sorted(stmt["Action"]) == ["ses:SendEmail", "ses:SendRawEmail"]
+    assert "*" not in stmt["Resource"] and stmt["Resource"] == sorted([IDENTITY_ARN, CONFIG_SET_ARN])
+    assert stmt["Condition"]["StringLike"]["ses:FromAddress"] == "*@example.com"
+    (key,) = mocks.of_type("aws:iam/accessKey:AccessKey")
+    comp = next(r for r in mocks.registered if r.type == "mailinfra:smtp:SmtpAccess")
+    for child in (user, policy, key):
+        assert child.parent == comp.urn
+        assert child.name.startswith("example-com-smtp-")
+    assert "secret" in key.additional_secret_outputs
+    assert len(secrets.calls) == 1
+    name, _, description = secrets.calls[0]
+    assert name == "example-com-smtp-credentials"
+    assert "example.com" in description
 
 
 @pulumi.runtime.test
@@ -212,24 +210,17 @@ def test_stored_credentials_are_secret_json(mocks):
     return pulumi.Output.all(pulumi.Output.from_input(value.is_secret()), value).apply(check)
 
 
-@pulumi.runtime.test
 def test_no_password_in_any_plain_input(mocks):
     secrets = FakeSecrets()
-    SmtpAccess("example-com-smtp", _args(secrets))
-    _, value, _ = secrets.calls[0]
-
-    def check(_):
-        assert mocks.of_type("aws:secretsmanager/secretVersion:SecretVersion")
-        for r in mocks.registered:
-            for text in _plain_strings(r.inputs):
-                assert MOCK_PASSWORD not in text, f"{r.type} {r.name} carries the SMTP password in clear"
-                assert MOCK_SECRET not in text, f"{r.type} {r.name} carries the secret key in clear"
-        # the SecretVersion input itself arrives wrapped as a secret
-        (version,) = mocks.of_type("aws:secretsmanager/secretVersion:SecretVersion")
-        assert rpc.is_rpc_secret(version.inputs["secretString"])
-
-    assert secrets.version is not None
-    return pulumi.Output.all(value, secrets.version.id).apply(check)
+    build(lambda: SmtpAccess("example-com-smtp", _args(secrets)), arn=lambda a: a.secret_arn)
+    assert mocks.of_type("aws:iam/userPolicy:UserPolicy")
+    for r in mocks.registered:
+        for text in _plain_strings(r.inputs):
+            assert MOCK_PASSWORD not in text, f"{r.type} {r.name} carries the SMTP password in clear"
+            assert MOCK_SECRET not in text, f"{r.type} {r.name} carries the secret key in clear"
+    # the SecretVersion input itself arrives wrapped as a secret
+    (version,) = mocks.of_type("aws:secretsmanager/secretVersion:SecretVersion")
+    assert rpc.is_rpc_secret(version.inputs["secretString"])
 
 
 @pulumi.runtime.test
