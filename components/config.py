@@ -58,6 +58,9 @@ KEY_GENERATION = re.compile(r"[a-z0-9][a-z0-9-]{0,15}\Z")
 SENDING_SYSTEM = re.compile(r"[a-z0-9][a-z0-9-]{0,31}\Z")  # part of the IAM user and secret names
 SMTP_PORTS = (587, 465, 2587)
 CONFIGURATION_SETS = ("own", "shared")
+# mailinfra:mtaStsHosting (Route53 domains): "own", a CloudFront distribution per domain;
+# "shared", one multi-tenant distribution with a tenant per domain (components/mtasts_hosting.py)
+MTA_STS_HOSTINGS = ("own", "shared")
 
 # Environment presets: dev monitors, staging quarantines, prod rejects.
 DMARC_PRESET = {"dev": "none", "staging": "quarantine", "prod": "reject"}
@@ -392,6 +395,8 @@ class StackConfig:
     # quota key -> the value AWS granted this account (mailinfra:quotas; standards/quotas.py)
     quotas: Mapping[str, int] = field(default_factory=dict)
     fleet: FleetConfig | None = None  # None: a stack of its own, not part of a sharded fleet
+    # "own" | "shared" (MTA_STS_HOSTINGS): a sharded fleet shares, a stack of its own does not by default
+    mta_sts_hosting: str = "own"
     # index of each of ``domains`` in mailinfra:domains as written (a hash-selected shard keeps a subset)
     domain_indexes: tuple[int, ...] = ()
     # config keys ("mailinfra:compliance") read from ``secure:`` values: errors never show them
@@ -435,7 +440,7 @@ class StackConfig:
 TOP_KEYS = (
     "environment", "owner", "dataClassification", "accountId", "zones", "domains", "domainDefaults",
     "keys", "network", "compliance", "relay", "nonSendingNames", "events", "reputation", "reports", "quotas",
-    "audit", "fleet",
+    "audit", "fleet", "mtaStsHosting",
 )  # fmt: skip
 ZONE_KEYS = ("provider", "zoneId", "accountId", "dnssec")
 DOMAIN_KEYS = (
@@ -1431,6 +1436,9 @@ def _parse(raw: Mapping[str, Any], *, stack: str, region: str | None) -> StackCo
         non_sending_names=non_sending,
         quotas=_quotas(o.sub("quotas"), o.get("quotas", {})),
         fleet=fleet,
+        mta_sts_hosting=_choice(
+            o.sub("mtaStsHosting"), o.get("mtaStsHosting", "own" if fleet is None else "shared"), MTA_STS_HOSTINGS
+        ),
         domain_indexes=indexes,
     )
 

@@ -29,7 +29,7 @@ from .config import DomainConfig, StackConfig
 from .dkim import ByoDkim
 from .dns import AuthRecords, AuthRecordsArgs, DeferredRecord
 from .keystore import SecretStore
-from .mtasts_hosting import MtaStsHosting
+from .mtasts_hosting import MtaStsHosting, MtaStsTenancyRef
 from .records import DnsRecord
 from .relay import ByodkimSigning, SesRelay, SharedConfigurationSet
 from .smtp import SmtpAccess
@@ -47,6 +47,7 @@ class SendingDomainArgs:
     zones: dict[str, tuple[str, str]] = field(default_factory=dict)
     shared_configuration_set: SharedConfigurationSet | None = None  # for configurationSet: shared
     smtp_source_vpce: pulumi.Input[str] | None = None  # the SMTP interface endpoint the credentials are bound to
+    mta_sts_tenancy: MtaStsTenancyRef | None = None  # mtaStsHosting: shared (Route53 domains)
 
 
 class SendingDomain(pulumi.ComponentResource):
@@ -161,7 +162,9 @@ class SendingDomain(pulumi.ComponentResource):
             )
         hosting = None
         if sts is not None:
-            hosting = MtaStsHosting(f"{name}-mta-sts", wiring.hosting_args(d, s, sts, args.certificate_provider), opts=child)
+            hosting = MtaStsHosting(
+                f"{name}-mta-sts", wiring.hosting_args(d, s, sts, args.certificate_provider, args.mta_sts_tenancy), opts=child
+            )
 
         self.relay = relay
         self.dkim_records = dkim_records[0] if dkim_records else None

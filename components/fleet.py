@@ -19,12 +19,16 @@ import pulumi
 import pulumi_aws as aws
 
 from .keystore import KeyStoreArgs, SecretStore, make_secret
+from .mtasts_hosting import MtaStsTenancyRef
 from .shards import shard_of
 
-__all__ = ["CORE_OUTPUTS", "CoreKeys", "CoreReference", "shard_of"]
+# The core's shared MTA-STS distribution (mtaStsHosting: shared), in MtaStsTenancyRef's order.
+MTA_STS_OUTPUTS = ("mtaStsBucket", "mtaStsDistributionId", "mtaStsConnectionGroupId", "mtaStsRoutingEndpoint")
+
+__all__ = ["CORE_OUTPUTS", "MTA_STS_OUTPUTS", "CoreKeys", "CoreReference", "shard_of"]
 
 # The core's stack outputs a shard reads (MailStack exports them on the core).
-CORE_OUTPUTS = ("keyArn", "keyAlarmTopicArn", "smtpVpcEndpointId")
+CORE_OUTPUTS = ("keyArn", "keyAlarmTopicArn", "smtpVpcEndpointId", *MTA_STS_OUTPUTS)
 
 
 class CoreReference:
@@ -38,6 +42,11 @@ class CoreReference:
         self.topic_arn: pulumi.Output[Any] = self.reference.require_output("keyAlarmTopicArn")
         # None when the core has no SMTP interface endpoint (no mailinfra:network)
         self.vpc_endpoint_id: pulumi.Output[Any] = self.reference.get_output("smtpVpcEndpointId")
+
+    def mta_sts_tenancy(self) -> MtaStsTenancyRef:
+        """The core's MTA-STS distribution, for the shard's Route53 domains to be tenants of
+        (a core with mtaStsHosting: own exports none: the reference then fails, naming the output)."""
+        return MtaStsTenancyRef(*(self.reference.require_output(o) for o in MTA_STS_OUTPUTS))
 
 
 class CoreKeys(SecretStore):

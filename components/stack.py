@@ -50,6 +50,7 @@ from .domain import SendingDomain, SendingDomainArgs
 from .firewall import Firewall
 from .fleet import CoreKeys, CoreReference
 from .keystore import KeyStore
+from .mtasts_hosting import MtaStsTenancy
 from .operators import Operators
 from .posture import Posture
 from .records import DnsRecord, null_sender_records
@@ -82,6 +83,14 @@ class MailStack(pulumi.ComponentResource):
             shared_keys = None
         else:
             shared_keys = KeyStore("keys", wiring.keystore_args(cfg, wiring.keystore_alias(cfg, None), audit=True), opts=child)
+
+        # MTA-STS for Route53 domains through one shared multi-tenant distribution
+        # (mtaStsHosting: shared): declared here, or in a fleet's core and read by its shards.
+        tenancy_args = wiring.tenancy_args(cfg)
+        tenancy = MtaStsTenancy("mta-sts", tenancy_args, opts=child) if tenancy_args is not None else None
+        tenancy_ref = tenancy.ref if tenancy is not None else None
+        if core_ref is not None and cfg.mta_sts_hosting == "shared":
+            tenancy_ref = core_ref.mta_sts_tenancy()
 
         # CloudFront only takes ACM certificates from us-east-1 (MTA-STS hosting on Route53).
         us_east_1 = None
@@ -135,6 +144,7 @@ class MailStack(pulumi.ComponentResource):
                     zones=zones,
                     shared_configuration_set=shared_set,
                     smtp_source_vpce=vpc_endpoint_id,
+                    mta_sts_tenancy=tenancy_ref,
                 ),
                 opts=child,
             )
@@ -267,6 +277,15 @@ class MailStack(pulumi.ComponentResource):
             self.exports["keyAlarmTopicArn"] = shared_keys.topic_arn
         if role == "core":  # what the shards read (fleet.CORE_OUTPUTS)
             self.exports["keyArn"] = feedback_keys.key_arn
+        if tenancy is not None:  # a fleet's shards read these (CoreReference.mta_sts_tenancy)
+            self.exports.update(
+                {
+                    "mtaStsBucket": tenancy.bucket_name,
+                    "mtaStsDistributionId": tenancy.distribution_id,
+                    "mtaStsConnectionGroupId": tenancy.connection_group_id,
+                    "mtaStsRoutingEndpoint": tenancy.routing_endpoint,
+                }
+            )
         if core_ref is not None:
             self.exports["fleetCore"] = core_ref.name
         if events is not None:

@@ -36,7 +36,7 @@ from .intake import ReportIntakeArgs
 from .errors import ArgsError
 from .firewall import FirewallArgs
 from .keystore import KeyStoreArgs
-from .mtasts_hosting import MtaStsHostingArgs
+from .mtasts_hosting import MtaStsHostingArgs, MtaStsTenancyArgs, MtaStsTenancyRef
 from .records import DnsRecord, RecordError
 from .relay import ByodkimSigning, ContactTopic, SesRelayArgs, SharedConfigurationSet, SharedConfigurationSetArgs
 from .reputation import ReputationAlarmsArgs
@@ -461,7 +461,11 @@ def system_smtp_args(
 
 
 def hosting_args(
-    d: DomainConfig, cfg: StackConfig, sts: rec.MtaSts, certificate_provider: pulumi.ProviderResource | None
+    d: DomainConfig,
+    cfg: StackConfig,
+    sts: rec.MtaSts,
+    certificate_provider: pulumi.ProviderResource | None,
+    tenancy: MtaStsTenancyRef | None = None,
 ) -> MtaStsHostingArgs:
     return MtaStsHostingArgs(
         domain=d.name,
@@ -472,7 +476,21 @@ def hosting_args(
         account_id=d.zone.account_id,
         certificate_provider=certificate_provider,
         tags=cfg.tags,
+        tenancy=tenancy if d.provider == "route53" else None,
     )
+
+
+def tenancy_args(cfg: StackConfig) -> MtaStsTenancyArgs | None:
+    """The stack's shared MTA-STS distribution (mtaStsHosting: shared): in a fleet's core,
+    or in a stack of its own that hosts a Route53 domain's policy; a shard uses the core's."""
+    if cfg.mta_sts_hosting != "shared":
+        return None
+    role = cfg.fleet.role if cfg.fleet is not None else None
+    if role == "shard":
+        return None
+    if role is None and not any(d.provider == "route53" and d.mta_sts.enabled for d in cfg.domains):
+        return None
+    return MtaStsTenancyArgs(region=cfg.region, tags=cfg.tags)
 
 
 def topics_by_domain(cfg: StackConfig) -> dict[str, tuple[str, ...]]:
@@ -631,6 +649,7 @@ def preflight(cfg: StackConfig) -> None:
             with _stack_keys(cfg, _zone_keys(cfg, z)):
                 dnssec_args(cfg, z)
     role = cfg.fleet.role if cfg.fleet is not None else None
+    tenancy_args(cfg)
     with _stack_keys(cfg, _feedback_keys(cfg)):
         if role == "core":  # a fleet core sends nothing: no configuration set, no feedback loop
             return _preflight_watch(cfg, placeholder)

@@ -319,6 +319,33 @@ RESOURCES: dict[str, ResourceSpec] = {
             "etag": lambda c: "E" + c.hash(13, "etag").upper(),
         },
     ),
+    "aws:cloudfront/multitenantDistribution:MultitenantDistribution": ResourceSpec(
+        id=lambda c: "E" + c.hash(13).upper(),
+        computed={
+            "arn": lambda c: f"arn:aws:cloudfront::{c.account}:distribution/E{c.hash(13).upper()}",
+            "domainName": lambda c: f"d{c.hash(13)}.cloudfront.net",
+            "hostedZoneId": lambda c: "Z2FDTNDATAQYW2",
+            "status": lambda c: "Deployed",
+            "etag": lambda c: "E" + c.hash(13, "etag").upper(),
+        },
+    ),
+    "aws:cloudfront/connectionGroup:ConnectionGroup": ResourceSpec(
+        id=lambda c: "cg_" + c.hash(27),
+        computed={
+            "arn": lambda c: f"arn:aws:cloudfront::{c.account}:connection-group/cg_{c.hash(27)}",
+            "routingEndpoint": lambda c: f"d{c.hash(13, 'routing')}.cloudfront.net",
+            "isDefault": lambda c: False,
+            "etag": lambda c: "E" + c.hash(13, "etag").upper(),
+        },
+    ),
+    "aws:cloudfront/distributionTenant:DistributionTenant": ResourceSpec(
+        id=lambda c: "dt_" + c.hash(27),
+        computed={
+            "arn": lambda c: f"arn:aws:cloudfront::{c.account}:distribution-tenant/dt_{c.hash(27)}",
+            "status": lambda c: "Deployed",
+            "etag": lambda c: "E" + c.hash(13, "etag").upper(),
+        },
+    ),
     "aws:acm/certificate:Certificate": ResourceSpec(
         id=lambda c: _arn(c, "certificate/" + _uuid(c.typ, c.name)),
         computed={

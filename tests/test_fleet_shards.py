@@ -161,6 +161,44 @@ def test_shipped_fleet_plans_with_no_mandatory_violation(shipped: Any) -> None:
     assert len(shipped.plan.resources) == sum(len(p.resources) for p in by_stack.values())
 
 
+def test_the_fleet_serves_mta_sts_through_the_cores_one_multitenant_distribution(shipped: Any) -> None:
+    by_stack = {s: run.plan for s, run in shipped.runs.items()}
+    core = by_stack["fleet-core"]
+    (dist,) = core.by_type("aws:cloudfront/multitenantDistribution:MultitenantDistribution")
+    (bucket,) = [b for b in core.by_type("aws:s3/bucket:Bucket") if b.name == "mta-sts-policy"]
+    tenants = []
+    for i in (0, 1):
+        shard = by_stack[f"fleet-shard-{i}"]
+        assert shard.by_type("aws:cloudfront/distribution:Distribution") == []
+        assert shard.by_type("aws:cloudfront/originAccessControl:OriginAccessControl") == []
+        domains = {r.inputs["emailIdentity"] for r in shard.by_type(IDENTITY)}
+        shard_tenants = shard.by_type("aws:cloudfront/distributionTenant:DistributionTenant")
+        assert {t.inputs["parameters"][0]["value"] for t in shard_tenants} == domains
+        # each policy object goes under its domain's prefix of the core's bucket
+        objects = {o.inputs["key"] for o in shard.by_type("aws:s3/bucketObjectv2:BucketObjectv2")}
+        assert objects == {f"{d}/.well-known/mta-sts.txt" for d in domains}
+        tenants += shard_tenants
+    assert len(tenants) == 6
+    # the whole fleet: one distribution however many domains (the account's quota is 500)
+    assert len(shipped.plan.by_type("aws:cloudfront/distribution:Distribution")) == 0
+    assert len(shipped.plan.by_type("aws:cloudfront/multitenantDistribution:MultitenantDistribution")) == 1
+    assert dist.inputs["origins"][0]["originPath"] == "/{{domain}}"
+    assert bucket.inputs["region"] == "eu-west-1"
+
+
+def test_mta_sts_hosting_is_shared_in_a_fleet_and_own_by_default_elsewhere() -> None:
+    assert parse_config(_shard(), stack="fleet-shard-0", region="eu-west-1").mta_sts_hosting == "shared"
+    assert parse_config(_raw("fleet-core")[0], stack="fleet-core", region="eu-west-1").mta_sts_hosting == "shared"
+    assert parse_config(_raw("prod")[0], stack="prod", region="eu-west-1").mta_sts_hosting == "own"
+    raw = _raw("prod")[0]
+    raw["mtaStsHosting"] = "shared"
+    assert parse_config(raw, stack="prod", region="eu-west-1").mta_sts_hosting == "shared"
+    raw["mtaStsHosting"] = "pooled"
+    with pytest.raises(ConfigError) as err:
+        parse_config(raw, stack="prod", region="eu-west-1")
+    assert err.value.path == "mailinfra.mtaStsHosting" and "must be one of own, shared" in str(err.value)
+
+
 def test_merged_report_in_every_format(shipped: Any) -> None:
     plan = shipped.plan
     out = io.StringIO()

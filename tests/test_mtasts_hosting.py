@@ -13,6 +13,11 @@ from mailinfra.components.mtasts_hosting import (
     MtaStsHosting,
     MtaStsHostingArgs,
     MtaStsHostingArgsError,
+    MtaStsTenancy,
+    MtaStsTenancyArgs,
+    MtaStsTenancyRef,
+    TENANT_PARAMETER,
+    tenant_object_key,
     worker_script,
 )
 from tests.helpers import build
@@ -329,3 +334,92 @@ def test_args_validation_messages(make, message: str) -> None:
     with pytest.raises(MtaStsHostingArgsError) as err:
         make()
     assert str(err.value) == message
+
+
+# --- shared: one multi-tenant distribution, a tenant per domain (mtaStsHosting: shared) ----
+
+TENANCY = MtaStsTenancyRef(
+    bucket_name="fleet-mta-sts-bucket",
+    distribution_id="E2MULTITENANT",
+    connection_group_id="cg_abc",
+    routing_endpoint="d222222abcdef8.cloudfront.net",
+)
+
+
+def test_tenancy_is_one_private_bucket_and_one_multitenant_distribution(mocks):
+    tenancy, out = build(
+        lambda: MtaStsTenancy("mta-sts", MtaStsTenancyArgs(region="eu-west-1", tags=TAGS)),
+        bucket=lambda t: t.bucket_name,
+        distribution=lambda t: t.distribution_id,
+    )
+    assert not mocks.of_type("aws:cloudfront/distribution:Distribution")
+    dist = _one(mocks, "aws:cloudfront/multitenantDistribution:MultitenantDistribution")
+    i = dist.inputs
+    (origin,) = i["origins"]
+    # each tenant reads only its own prefix: the origin path is the tenant's parameter
+    assert origin["originPath"] == "/{{" + TENANT_PARAMETER + "}}"
+    assert origin["originAccessControlId"]
+    (param,) = i["tenantConfig"]["parameterDefinitions"]
+    assert param["name"] == TENANT_PARAMETER
+    assert param["definitions"][0]["stringSchemas"][0]["required"] is True
+    behaviour = i["defaultCacheBehavior"]
+    assert behaviour["viewerProtocolPolicy"] == "https-only"
+    assert behaviour["allowedMethods"] == {"items": ["GET", "HEAD"], "cachedMethods": ["GET", "HEAD"]}
+    assert behaviour["targetOriginId"] == origin["id"]
+    group = _one(mocks, "aws:cloudfront/connectionGroup:ConnectionGroup")
+    assert group.inputs["ipv6Enabled"] is True and group.inputs["enabled"] is True
+    # the same private bucket settings as a domain's own
+    block = _one(mocks, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+    assert block.inputs["restrictPublicBuckets"] is True and block.inputs["blockPublicPolicy"] is True
+    allow, deny = json.loads(_one(mocks, "aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])["Statement"]
+    assert allow["Condition"]["StringEquals"]["AWS:SourceArn"].endswith("/mta-sts-cdn")
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert not mocks.of_type("aws:s3/bucketObjectv2:BucketObjectv2")  # the tenants write their policies
+    assert out["bucket"] and tenancy.ref.bucket_name is tenancy.bucket_name
+
+
+def test_a_tenant_declares_no_distribution_bucket_or_access_control(mocks):
+    _hosting, out = build(
+        lambda: MtaStsHosting("example-com-mta-sts", _route53_args(tenancy=TENANCY)),
+        bucket=lambda h: h.bucket_name,
+        target=lambda h: h.distribution_domain_name,
+        tenant=lambda h: h.tenant_id,
+    )
+    for absent in (
+        "aws:cloudfront/distribution:Distribution",
+        "aws:cloudfront/multitenantDistribution:MultitenantDistribution",
+        "aws:cloudfront/originAccessControl:OriginAccessControl",
+        "aws:s3/bucket:Bucket",
+        "aws:s3/bucketPolicy:BucketPolicy",
+    ):
+        assert not mocks.of_type(absent), absent
+    obj = _one(mocks, "aws:s3/bucketObjectv2:BucketObjectv2")
+    assert obj.inputs["bucket"] == "fleet-mta-sts-bucket"
+    assert obj.inputs["key"] == "example.com/.well-known/mta-sts.txt" == tenant_object_key("example.com")
+    assert obj.inputs["content"] == POLICY and obj.inputs["contentType"] == "text/plain"
+    tenant = _one(mocks, "aws:cloudfront/distributionTenant:DistributionTenant")
+    t = tenant.inputs
+    assert t["distributionId"] == "E2MULTITENANT" and t["connectionGroupId"] == "cg_abc"
+    assert t["domains"] == [{"domain": "mta-sts.example.com"}]
+    assert t["parameters"] == [{"name": TENANT_PARAMETER, "value": "example.com"}]
+    validation = _one(mocks, "aws:acm/certificateValidation:CertificateValidation")
+    assert t["customizations"]["certificate"]["arn"] == validation.inputs["certificateArn"]
+    assert _one(mocks, "aws:acm/certificate:Certificate").inputs["region"] == "us-east-1"
+    aliases = [r for r in mocks.of_type("aws:route53/record:Record") if r.inputs.get("aliases")]
+    assert sorted(r.inputs["type"] for r in aliases) == ["A", "AAAA"]
+    for r in aliases:
+        assert r.inputs["name"] == "mta-sts.example.com"
+        assert r.inputs["aliases"] == [
+            {"name": "d222222abcdef8.cloudfront.net", "zoneId": "Z2FDTNDATAQYW2", "evaluateTargetHealth": False}
+        ]
+    assert out["bucket"] == "fleet-mta-sts-bucket" and out["target"] == "d222222abcdef8.cloudfront.net"
+    assert out["tenant"]
+
+
+def test_tenancy_arguments_are_checked() -> None:
+    with pytest.raises(MtaStsHostingArgsError, match=r"tenancy: a CloudFront tenancy serves Route53 domains only"):
+        _cloudflare_args(tenancy=TENANCY)
+    with pytest.raises(MtaStsHostingArgsError, match=r"tenancy: must be MtaStsTenancyRef"):
+        _route53_args(tenancy={"bucket_name": "b"})
+    with pytest.raises(MtaStsHostingArgsError, match=r"region"):
+        MtaStsTenancyArgs(region="mars-1")

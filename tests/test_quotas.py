@@ -129,6 +129,18 @@ def test_a_stated_quota_replaces_the_default_and_policy_config_wins() -> None:
     assert messages(specs, stack_config=raised, config={"quotas": {"cloudfrontDistributions": 400}})
 
 
+def test_a_multitenant_distribution_counts_as_a_distribution_and_its_tenants_apart() -> None:
+    multi = "aws:cloudfront/multitenantDistribution:MultitenantDistribution"
+    tenant = "aws:cloudfront/distributionTenant:DistributionTenant"
+    (found,) = messages([*many(DIST, 500), *many(multi, 1)])
+    assert "CloudFront distributions per AWS account: the stack declares 501" in found
+    assert messages([*many(multi, 1), *many(tenant, 10_000)]) == []
+    (found,) = messages([*many(multi, 1), *many(tenant, 10_001)])
+    assert found.startswith("CloudFront distribution tenants per AWS account: the stack declares 10001")
+    (found,) = messages(many("aws:cloudfront/originAccessControl:OriginAccessControl", 101))
+    assert found.startswith("CloudFront origin access controls per AWS account: the stack declares 101")
+
+
 def test_records_count_per_hosted_zone_with_its_soa_and_ns() -> None:
     within = many(RECORD, 9_998, zoneId="Z1", type="TXT")  # + SOA + NS = 10,000
     other = [res(RECORD, "other", {"zoneId": "Z2", "type": "TXT"})]

@@ -42,7 +42,6 @@ from .standards._uris import https_host
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 QUERY_LOG = "aws:route53/queryLog:QueryLog"
 EMAIL_IDENTITY = "aws:sesv2/emailIdentity:EmailIdentity"
-CLOUDFRONT_DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
 ACM_TYPES = ("aws:acm/certificate:Certificate", "aws:acm/certificateValidation:CertificateValidation")
 REQUIRED_TAGS = ("owner", "environment", "data-classification")
 
@@ -118,13 +117,14 @@ def _depends_on(resource: Any, urns: set[str]) -> bool:
 
 
 def _cloudfront_certificates(view: StackView, regions: dict[str, Any]) -> set[str]:
-    """ACM certificates (and their validations) in us-east-1 that a CloudFront distribution uses."""
+    """ACM certificates (and their validations) in us-east-1 that CloudFront uses: a
+    distribution's, or a tenant's of a multi-tenant distribution."""
 
     def certificates(resource: Any) -> list[Any]:
         return [d for d in dependencies_of(resource) if d.resource_type in ACM_TYPES and regions.get(d.urn) == DNSSEC_REGION]
 
     found: set[str] = set()
-    for distribution in view.of_type(CLOUDFRONT_DISTRIBUTION):
+    for distribution in view.of_type(*aws.CLOUDFRONT_CERTIFICATE_USERS):
         for dep in certificates(distribution):
             found.add(dep.urn)
             found.update(d.urn for d in certificates(dep))

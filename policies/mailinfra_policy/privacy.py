@@ -29,11 +29,10 @@ from .common import (
     stack_policy,
     strings,
 )
-from .standards import privacy
+from .standards import aws, privacy
 from .standards._uris import https_host
 
 EMAIL_IDENTITY = "aws:sesv2/emailIdentity:EmailIdentity"
-CLOUDFRONT_DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
 BUCKET_TYPES = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
 LIFECYCLE_TYPES = (
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
@@ -142,7 +141,7 @@ def _retention(args: StackValidationArgs, cfg: dict[str, Any]) -> Iterator[tuple
         return
     maximum = int(cfg["maxDays"])
     # Content CloudFront serves to anyone (the MTA-STS policy file) is public, not personal data.
-    public = {d.urn for dist in view.of_type(CLOUDFRONT_DISTRIBUTION) for d in dependencies_of(dist) if d.urn in buckets}
+    public = {d.urn for dist in view.of_type(*aws.CLOUDFRONT_SERVING_TYPES) for d in dependencies_of(dist) if d.urn in buckets}
     lifecycles = _joined(view, LIFECYCLE_TYPES, buckets)
     versioned = {
         urn

@@ -244,6 +244,18 @@ SES_REPUTATION_METRICS: Mapping[str, str] = MappingProxyType(
     {"bounce": "Reputation.BounceRate", "complaint": "Reputation.ComplaintRate"}
 )
 SES_METRICS_NAMESPACE = "AWS/SES"
+
+# CloudFront. What serves content to anyone (the MTA-STS policy): a distribution, or one
+# multi-tenant distribution for a fleet; what uses a us-east-1 ACM certificate: those and
+# the tenants of a multi-tenant distribution (a certificate per tenant's domain).
+CLOUDFRONT_DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
+CLOUDFRONT_MULTITENANT_DISTRIBUTION = "aws:cloudfront/multitenantDistribution:MultitenantDistribution"
+CLOUDFRONT_DISTRIBUTION_TENANT = "aws:cloudfront/distributionTenant:DistributionTenant"
+CLOUDFRONT_SERVING_TYPES = (CLOUDFRONT_DISTRIBUTION, CLOUDFRONT_MULTITENANT_DISTRIBUTION)
+CLOUDFRONT_CERTIFICATE_USERS = (*CLOUDFRONT_SERVING_TYPES, CLOUDFRONT_DISTRIBUTION_TENANT)
+# The hosted zone of every CloudFront alias target, distributions and connection groups
+# alike (AWS General Reference, "Amazon CloudFront endpoints and quotas").
+CLOUDFRONT_ALIAS_ZONE_ID = "Z2FDTNDATAQYW2"
 SES_CONFIGURATION_SET_DIMENSION = "ses:configuration-set"
 
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from . import aws
 from .errors import InputError
 
 __all__ = [
@@ -108,10 +109,30 @@ QUOTAS: tuple[Quota, ...] = (
         "CloudFront distributions per AWS account",
         500,
         ACCOUNT,
-        ("aws:cloudfront/distribution:Distribution", "aws:cloudfront/multitenantDistribution:MultitenantDistribution"),
+        aws.CLOUDFRONT_SERVING_TYPES,
         _CLOUDFRONT,
         service_code="cloudfront",
         quota_code="L-24B04930",
+        global_quota=True,
+    ),
+    Quota(
+        "cloudfrontDistributionTenants",
+        "CloudFront distribution tenants per AWS account",
+        10_000,
+        ACCOUNT,
+        (aws.CLOUDFRONT_DISTRIBUTION_TENANT,),
+        _CLOUDFRONT,
+        service_code="cloudfront",
+        global_quota=True,
+    ),
+    Quota(
+        "cloudfrontOriginAccessControls",
+        "CloudFront origin access controls per AWS account",
+        100,
+        ACCOUNT,
+        ("aws:cloudfront/originAccessControl:OriginAccessControl",),
+        _CLOUDFRONT,
+        service_code="cloudfront",
         global_quota=True,
     ),
     Quota(
