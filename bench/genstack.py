@@ -46,6 +46,7 @@ config:
     vpcCidr: 10.40.0.0/16
     subnetIds: [subnet-0d1b2c3d4e5f60001, subnet-0d1b2c3d4e5f60002]
     allowedCidrs: [10.40.0.0/16]
+  mailinfra:mtaStsHosting: shared  # one CloudFront multi-tenant distribution, a tenant per domain
   mailinfra:compliance:
     postalAddress: "Example Corp, 1 Main Street, Dublin D02 XY00, Ireland"
     unsubscribeUrl: https://ops.example.net/unsubscribe

@@ -97,7 +97,38 @@ def _policy_configs(workflow: str) -> set[str]:
 
 def test_offline_check_and_pr_preview_use_the_same_policy_config():
     # The offline `mailinfra plan` and `pulumi preview --policy-pack` must judge with one config.
-    assert _policy_configs("preview.yml") == {"policies/config/${{ matrix.stack }}.json"}
+    assert _policy_configs("preview.yml") == {"policies/config/${{ matrix.config }}.json"}
     assert _policy_configs("policy.yml") == _policy_configs("preview.yml")
     for stack in ("dev", "staging", "prod"):
         assert (ROOT / "policies" / "config" / f"{stack}.json").is_file()
+
+
+def _matrix(workflow: str, job: str) -> list[dict]:
+    data = yaml.safe_load((ROOT / ".github" / "workflows" / workflow).read_text())
+    return list(data["jobs"][job]["strategy"]["matrix"]["include"])
+
+
+def _stack_files() -> dict[str, str]:
+    """Every stack file in stacks/ -> its mailinfra:environment."""
+    found = {}
+    for f in (ROOT / "stacks").glob("Pulumi.*.yaml"):
+        config = yaml.safe_load(f.read_text())["config"]
+        found[f.name.removeprefix("Pulumi.").removesuffix(".yaml")] = config["mailinfra:environment"]
+    return found
+
+
+def test_every_stack_is_planned_and_previewed_with_its_environments_config():
+    # a fleet's core and shards included: each a matrix entry of its own
+    stacks = _stack_files()
+    assert {"fleet-core", "fleet-shard-0", "fleet-shard-1"} <= set(stacks)
+    for workflow, job in (("policy.yml", "plan"), ("preview.yml", "preview")):
+        entries = _matrix(workflow, job)
+        assert {e["stack"]: e["config"] for e in entries} == stacks, workflow
+        assert len(entries) == len(stacks), workflow  # no stack twice
+    # the cross-shard rules: the fleet job plans each core with --fleet
+    cores = {s for s in stacks if (ROOT / "stacks" / f"Pulumi.{s}.yaml").read_text().count("role: core")}
+    assert {e["core"]: e["config"] for e in _matrix("policy.yml", "fleet")} == {c: stacks[c] for c in cores}
+    fleet_runs = [
+        s.get("run", "") for s in yaml.safe_load((ROOT / ".github/workflows/policy.yml").read_text())["jobs"]["fleet"]["steps"]
+    ]
+    assert any('mailinfra plan --fleet "$CORE"' in r for r in fleet_runs)
