@@ -172,7 +172,11 @@ def test_the_upload_category_names_the_analysis() -> None:
     sarif = plan_to_sarif(make_plan([], stack="prod"), [])
     assert all("automationDetails" not in run for run in sarif["runs"])
     workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "policy.yml").read_text())
-    (job,) = workflow["jobs"].values()
-    uploads = [s for s in job["steps"] if s.get("uses", "").startswith("github/codeql-action/upload-sarif")]
-    assert len(uploads) == 1 and "${{ matrix.stack }}" in uploads[0]["with"]["category"]
-    assert "${{ matrix.stack }}" in uploads[0]["with"]["sarif_file"]
+    categories = []
+    for name, key in (("plan", "stack"), ("fleet", "core")):  # a stack's analysis, a whole fleet's
+        job = workflow["jobs"][name]
+        uploads = [s for s in job["steps"] if s.get("uses", "").startswith("github/codeql-action/upload-sarif")]
+        assert len(uploads) == 1 and f"${{{{ matrix.{key} }}}}" in uploads[0]["with"]["category"]
+        assert f"${{{{ matrix.{key} }}}}" in uploads[0]["with"]["sarif_file"]
+        categories.append(uploads[0]["with"]["category"].replace(f"${{{{ matrix.{key} }}}}", "X"))
+    assert len(set(categories)) == 2  # the fleet's analysis never replaces a stack's
