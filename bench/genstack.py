@@ -53,6 +53,7 @@ config:
     oneClickUnsubscribe: true
     allowedRegions: [eu-west-1, eu-central-1]
     logRetentionDays: 365
+    lawfulBasis: consent  # GDPR Art. 6(1)(a)
   mailinfra:domainDefaults:
     spf:
       includes: [amazonses.com]

@@ -383,7 +383,7 @@ def _execute(
     references: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Plan:
     """Run the program; must be called inside a fresh contextvars context."""
-    mocks = MockState(preview=preview, config=cfg.engine_config, references=references)
+    mocks = MockState(preview=preview, config=cfg.engine_config, references=references, stack=cfg.stack)
     monitor = PlanMonitor(mocks, preview=preview, on_register=on_register)
     features = set(monitor.GetDeploymentInfo(None).supportedFeatures)
     mock_settings = pulumi_mocks.MockSettings(

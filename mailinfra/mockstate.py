@@ -472,8 +472,12 @@ class MockState(pulumi.runtime.Mocks):
         preview: bool = True,
         config: Mapping[str, str] | None = None,
         references: Mapping[str, Mapping[str, Any]] | None = None,
+        stack: str = "",
     ) -> None:
         self.preview = preview
+        # Pulumi's auto-names end in random characters, so two stacks never make the same
+        # one: the stack salts the suffix here (a fleet's shards each declare `smtp-platform-1`).
+        self.stack = stack
         # stack name -> its outputs, for pulumi.StackReference (a fleet shard reads its core's)
         self.references = dict(references or {})
         self.reference_error: StackReferenceError | None = None  # the SDK buries it in a chain of ValueErrors
@@ -501,7 +505,7 @@ class MockState(pulumi.runtime.Mocks):
         ctx = Ctx(args.typ, args.name, inputs, self._region_for(args.provider))
         state = dict(inputs)
         if spec.autoname and spec.autoname not in state and "namePrefix" not in state:
-            state[spec.autoname] = f"{args.name}-{ctx.hash(7)}"
+            state[spec.autoname] = f"{args.name}-{_h(self.stack, args.typ, args.name, n=7)}"
             ctx = Ctx(args.typ, args.name, state, ctx.region)
         elif spec.autoname and spec.autoname not in state and isinstance(state.get("namePrefix"), str):
             state[spec.autoname] = f"{state['namePrefix']}{ctx.hash(26)}"

@@ -338,3 +338,22 @@ def test_text_tree(aws_dev):
     assert "[advisory] p-1 (low)" in text and "hello" in text
     assert lines[-2] == "6 resources to create"
     assert lines[-1] == "Verdict: passes with advisories (0 mandatory, 1 advisory violation)"
+
+
+def test_auto_names_differ_between_stacks_and_repeat_within_one():
+    # Pulumi ends an auto-name in random characters, so two stacks (a fleet's shards, each
+    # with its own `smtp-platform-1` user) never declare the same physical name.
+    import pulumi
+
+    from mailinfra.mockstate import MockState
+
+    def autoname(stack: str) -> str:
+        args = pulumi.runtime.MockResourceArgs(
+            typ="aws:iam/user:User", name="smtp-platform-1-user", inputs={}, provider=None, resource_id=None, custom=True
+        )
+        _, state = MockState(preview=True, stack=stack).new_resource(args)
+        return state["name"]
+
+    a, b = autoname("fleet-shard-0"), autoname("fleet-shard-1")
+    assert a != b and a.startswith("smtp-platform-1-user-") and b.startswith("smtp-platform-1-user-")
+    assert autoname("fleet-shard-0") == a  # deterministic: the same plan twice is byte-identical
