@@ -186,13 +186,6 @@ def test_the_fleet_serves_mta_sts_through_the_cores_one_multitenant_distribution
     assert bucket.inputs["region"] == "eu-west-1"
 
 
-def test_shards_never_declare_the_same_auto_named_user(shipped: Any) -> None:
-    # the cross-shard quota counts access keys per IAM user by its name: each shard's
-    # system user is its own (as Pulumi's random auto-name suffix makes it), not one user
-    names = [[u.outputs["name"] for u in shipped.runs[f"fleet-shard-{i}"].plan.by_type("aws:iam/user:User")] for i in (0, 1)]
-    assert names[0] and names[1] and not set(names[0]) & set(names[1])
-
-
 def test_mta_sts_hosting_is_shared_in_a_fleet_and_own_by_default_elsewhere() -> None:
     assert parse_config(_shard(), stack="fleet-shard-0", region="eu-west-1").mta_sts_hosting == "shared"
     assert parse_config(_raw("fleet-core")[0], stack="fleet-core", region="eu-west-1").mta_sts_hosting == "shared"
