@@ -175,8 +175,6 @@ def plan(
     project = project or _default_project()
     if (stack is None) == (fleet is None):
         raise InputError("give one of --stack NAME or --fleet CORE")
-    if fleet is not None and live:
-        raise InputError("--live is for one stack: plan each shard with --stack SHARD --live")
     if jobs is not None and fleet is None:
         raise InputError("--jobs is only for --fleet")
     if policy_pack is not None and not os.path.isdir(policy_pack):
