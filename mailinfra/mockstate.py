@@ -152,6 +152,17 @@ def _cf_id(ctx: Ctx) -> str:
     return ctx.hash(32)
 
 
+_DISTRIBUTION = ResourceSpec(
+    id=lambda c: "E" + c.hash(13).upper(),
+    computed={
+        "arn": lambda c: f"arn:aws:cloudfront::{c.account}:distribution/E{c.hash(13).upper()}",
+        "domainName": lambda c: f"d{c.hash(13)}.cloudfront.net",
+        "hostedZoneId": lambda c: "Z2FDTNDATAQYW2",
+        "status": lambda c: "Deployed",
+        "etag": lambda c: "E" + c.hash(13, "etag").upper(),
+    },
+)
+
 RESOURCES: dict[str, ResourceSpec] = {
     "aws:kms/key:Key": ResourceSpec(
         id=_kms_key_id,
@@ -309,26 +320,9 @@ RESOURCES: dict[str, ResourceSpec] = {
         },
         autoname="bucket",
     ),
-    "aws:cloudfront/distribution:Distribution": ResourceSpec(
-        id=lambda c: "E" + c.hash(13).upper(),
-        computed={
-            "arn": lambda c: f"arn:aws:cloudfront::{c.account}:distribution/E{c.hash(13).upper()}",
-            "domainName": lambda c: f"d{c.hash(13)}.cloudfront.net",
-            "hostedZoneId": lambda c: "Z2FDTNDATAQYW2",
-            "status": lambda c: "Deployed",
-            "etag": lambda c: "E" + c.hash(13, "etag").upper(),
-        },
-    ),
-    "aws:cloudfront/multitenantDistribution:MultitenantDistribution": ResourceSpec(
-        id=lambda c: "E" + c.hash(13).upper(),
-        computed={
-            "arn": lambda c: f"arn:aws:cloudfront::{c.account}:distribution/E{c.hash(13).upper()}",
-            "domainName": lambda c: f"d{c.hash(13)}.cloudfront.net",
-            "hostedZoneId": lambda c: "Z2FDTNDATAQYW2",
-            "status": lambda c: "Deployed",
-            "etag": lambda c: "E" + c.hash(13, "etag").upper(),
-        },
-    ),
+    "aws:cloudfront/distribution:Distribution": _DISTRIBUTION,
+    # a multi-tenant distribution has a distribution's id, ARN and domain name
+    "aws:cloudfront/multitenantDistribution:MultitenantDistribution": _DISTRIBUTION,
     "aws:cloudfront/connectionGroup:ConnectionGroup": ResourceSpec(
         id=lambda c: "cg_" + c.hash(27),
         computed={
