@@ -37,7 +37,7 @@ import pulumi
 import pulumi_aws as aws
 from pulumi import Input, Output, ResourceOptions
 
-from mailinfra.policies.mailinfra_policy.standards.aws import CLOUDFRONT_ALIAS_ZONE_ID
+from mailinfra.policies.mailinfra_policy.standards.aws import CLOUDFRONT_ALIAS_ZONE_ID, CLOUDFRONT_SECURITY_POLICY
 
 from .relay import check_domain, check_region, check_tags
 from .errors import ArgsError
@@ -287,7 +287,7 @@ class MtaStsHosting(pulumi.ComponentResource):
             viewer_certificate=aws.cloudfront.DistributionViewerCertificateArgs(
                 acm_certificate_arn=validation.certificate_arn,
                 ssl_support_method="sni-only",
-                minimum_protocol_version="TLSv1.2_2021",
+                minimum_protocol_version=CLOUDFRONT_SECURITY_POLICY,
             ),
             tags=tags,
             opts=child,

@@ -20,7 +20,9 @@ from mailinfra.components.mtasts_hosting import (
     tenant_object_key,
     worker_script,
 )
+from mailinfra.policies.mailinfra_policy import ALL
 from tests.helpers import build
+from tests.test_policies_helpers import run_resource
 
 POLICY = "version: STSv1\r\nmode: enforce\r\nmx: mx1.example.com\r\nmax_age: 604800\r\n"
 TAGS = {"owner": "mail", "environment": "prod", "data-classification": "public"}
@@ -423,3 +425,62 @@ def test_tenancy_arguments_are_checked() -> None:
         _route53_args(tenancy={"bucket_name": "b"})
     with pytest.raises(MtaStsHostingArgsError, match=r"region"):
         MtaStsTenancyArgs(region="mars-1")
+
+
+CLOUDFRONT = "aws:cloudfront/distribution:Distribution"
+MULTITENANT = "aws:cloudfront/multitenantDistribution:MultitenantDistribution"
+
+
+def _viewer_tls(type_: str, props: dict[str, Any]) -> list[str]:
+    (policy,) = [p for p in ALL if p.name == "cloudfront-viewer-tls"]
+    return run_resource(policy, type_, props)
+
+
+def _distribution(policy: str = "https-only", **cert: Any) -> dict[str, Any]:
+    return {
+        "defaultCacheBehavior": {"viewerProtocolPolicy": policy},
+        "viewerCertificate": cert
+        or {"acmCertificateArn": "arn:aws:acm:us-east-1:1:certificate/x", "minimumProtocolVersion": "TLSv1.2_2021"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("policy", "bad"),
+    [
+        ("TLSv1.2_2021", False),
+        ("TLSv1.2_2025", False),
+        ("TLSv1.3_2025", False),
+        ("TLSv1.2_2018", False),
+        ("TLSv1.1_2016", True),
+        ("TLSv1_2016", True),
+        ("TLSv1", True),
+        ("SSLv3", True),
+        ("TLS-1.2", True),
+    ],
+)
+def test_viewer_tls_security_policy(policy: str, bad: bool) -> None:
+    cert = {"acmCertificateArn": "arn:aws:acm:us-east-1:1:certificate/x", "minimumProtocolVersion": policy}
+    found = _viewer_tls(CLOUDFRONT, _distribution(**cert))
+    assert bool(found) is bad, found
+    if bad:
+        assert policy in found[0]
+
+
+def test_viewer_tls_behaviours_and_default_certificate() -> None:
+    assert _viewer_tls(CLOUDFRONT, _distribution("redirect-to-https")) == []
+    ordered = {
+        **_distribution(),
+        "orderedCacheBehaviors": [{"viewerProtocolPolicy": "https-only"}, {"viewerProtocolPolicy": "allow-all"}],
+    }
+    (message,) = _viewer_tls(CLOUDFRONT, ordered)
+    assert message.startswith("orderedCacheBehaviors[1].viewerProtocolPolicy") and "'allow-all'" in message
+    (message,) = _viewer_tls(CLOUDFRONT, _distribution(cloudfrontDefaultCertificate=True))
+    assert "default certificate" in message
+    # A multi-tenant distribution serves each tenant's certificate: only its behaviours count.
+    tenants = {
+        "defaultCacheBehavior": {"viewerProtocolPolicy": "https-only"},
+        "viewerCertificate": {"cloudfrontDefaultCertificate": True},
+    }
+    assert _viewer_tls(MULTITENANT, tenants) == []
+    tenants["defaultCacheBehavior"] = {"viewerProtocolPolicy": "allow-all"}
+    assert len(_viewer_tls(MULTITENANT, tenants)) == 1

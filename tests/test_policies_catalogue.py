@@ -457,6 +457,26 @@ CASES: dict[str, dict[str, Any]] = {
         missing={"zoneId": "z", "settingId": "min_tls_version"},
         missing_count=1,
     ),
+    "cloudfront-viewer-tls": dict(
+        kind="resource",
+        type="aws:cloudfront/distribution:Distribution",
+        compliant={
+            "defaultCacheBehavior": {"viewerProtocolPolicy": "https-only"},
+            "viewerCertificate": {
+                "acmCertificateArn": "arn:aws:acm:us-east-1:1:certificate/x",
+                "minimumProtocolVersion": "TLSv1.2_2021",
+            },
+        },
+        noncompliant={
+            "defaultCacheBehavior": {"viewerProtocolPolicy": "allow-all"},
+            "viewerCertificate": {
+                "acmCertificateArn": "arn:aws:acm:us-east-1:1:certificate/x",
+                "minimumProtocolVersion": "TLSv1.2_2021",
+            },
+        },
+        missing={"defaultCacheBehavior": {}},
+        missing_count=1,
+    ),
     "cloudflare-always-use-https": dict(
         kind="resource",
         type=ZS,

@@ -1,4 +1,5 @@
-"""Network rules: security groups (inline and separate rules) and Cloudflare zone TLS.
+"""Network rules: security groups (inline and separate rules), Cloudflare zone TLS and
+CloudFront viewer TLS.
 
 MX marker: inbound 25 from the world is allowed only on a security group tagged
 ``mailinfra:role = mx``. A separate rule resource (``aws.ec2.SecurityGroupRule``,
@@ -19,6 +20,7 @@ from typing import Any
 from pulumi_policy import ResourceValidationArgs, Severity, StackValidationArgs
 
 from . import providers
+from .standards import aws as aws_std
 from .standards.aws import ADMIN_PORTS
 from .common import (
     ResourceCheck,
@@ -238,6 +240,39 @@ def _zone_settings_present(args: StackValidationArgs, cfg: dict[str, Any]) -> It
             )
 
 
+def _cloudfront_viewer_tls(type_: str, props: dict[str, Any], args: ResourceValidationArgs, cfg: dict[str, Any]) -> Iterator[str]:
+    """Every cache behaviour refuses plain HTTP; a distribution's own certificate accepts
+    nothing below TLS 1.2. A multi-tenant distribution's viewers are served with each
+    tenant's certificate (a DistributionTenant has no security policy of its own), so
+    only its behaviours are judged."""
+    behaviours = [("defaultCacheBehavior", get(props, "defaultCacheBehavior"))]
+    ordered = get(props, "orderedCacheBehaviors")
+    if not is_unknown(ordered):
+        behaviours += [(f"orderedCacheBehaviors[{i}]", b) for i, b in enumerate(as_list(ordered))]
+    for where, behaviour in behaviours:
+        if behaviour is None or is_unknown(behaviour):
+            continue  # a required property: the provider refuses the resource without it
+        policy = get(behaviour, "viewerProtocolPolicy")
+        if not is_unknown(policy) and policy not in aws_std.CLOUDFRONT_HTTPS_VIEWER_POLICIES:
+            allowed = " or ".join(aws_std.CLOUDFRONT_HTTPS_VIEWER_POLICIES)
+            yield f"{where}.viewerProtocolPolicy must be {allowed}, got {policy!r}"
+    if type_ != aws_std.CLOUDFRONT_DISTRIBUTION:
+        return
+    cert = get(props, "viewerCertificate")
+    if cert is None or is_unknown(cert):
+        return
+    default = get(cert, "cloudfrontDefaultCertificate")
+    if not is_unknown(default) and as_bool(default):
+        yield "viewerCertificate is CloudFront's default certificate, which accepts TLS 1.0 (security policy TLSv1)"
+        return
+    policy = get(cert, "minimumProtocolVersion")
+    if is_unknown(policy):
+        return
+    version = aws_std.cloudfront_policy_tls(policy)
+    if version is None or version < aws_std.CLOUDFRONT_MIN_VIEWER_TLS:
+        yield f"viewerCertificate.minimumProtocolVersion must accept nothing below TLS 1.2, got {policy!r}"
+
+
 POLICIES = [
     resource_policy(
         "network-no-world-admin-ports",
@@ -285,6 +320,17 @@ POLICIES = [
         check=_always_https,
         severity=Severity.MEDIUM,
         remediation="cloudflare.ZoneSetting(setting_id='always_use_https', value='on').",
+    ),
+    resource_policy(
+        "cloudfront-viewer-tls",
+        "CloudFront distributions serve viewers over HTTPS only (https-only or redirect-to-https on every "
+        "behaviour) and, with their own certificate, nothing below TLS 1.2.",
+        section="mtaStsHosting",
+        types=aws_std.CLOUDFRONT_SERVING_TYPES,
+        check=_cloudfront_viewer_tls,
+        severity=Severity.HIGH,
+        remediation="viewer_protocol_policy='https-only' on every cache behaviour; an ACM certificate with "
+        f"minimum_protocol_version='{aws_std.CLOUDFRONT_SECURITY_POLICY}' (the MtaStsHosting component does).",
     ),
     stack_policy(
         "cloudflare-zone-tls-settings-present",

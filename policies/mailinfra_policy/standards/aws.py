@@ -253,6 +253,33 @@ CLOUDFRONT_MULTITENANT_DISTRIBUTION = "aws:cloudfront/multitenantDistribution:Mu
 CLOUDFRONT_DISTRIBUTION_TENANT = "aws:cloudfront/distributionTenant:DistributionTenant"
 CLOUDFRONT_SERVING_TYPES = (CLOUDFRONT_DISTRIBUTION, CLOUDFRONT_MULTITENANT_DISTRIBUTION)
 CLOUDFRONT_CERTIFICATE_USERS = (*CLOUDFRONT_SERVING_TYPES, CLOUDFRONT_DISTRIBUTION_TENANT)
+# Viewer TLS. A behaviour's viewerProtocolPolicy that never serves plain HTTP, and the
+# viewer security policies (CloudFront Developer Guide, "Supported protocols and ciphers
+# between viewers and CloudFront"): "SSLv3", "TLSv1", "TLSv1_2016", "TLSv1.1_2016",
+# "TLSv1.2_2018", "TLSv1.2_2019", "TLSv1.2_2021", "TLSv1.2_2025", "TLSv1.3_2025". With
+# CloudFront's default *.cloudfront.net certificate the policy is always TLSv1.
+CLOUDFRONT_HTTPS_VIEWER_POLICIES = ("https-only", "redirect-to-https")
+CLOUDFRONT_SECURITY_POLICY = "TLSv1.2_2021"  # what this project declares
+CLOUDFRONT_MIN_VIEWER_TLS = (1, 2)
+
+
+def cloudfront_policy_tls(policy: object) -> tuple[int, ...] | None:
+    """The lowest TLS version a viewer security policy accepts ("TLSv1.2_2021" -> (1, 2),
+    "TLSv1" -> (1, 0), "SSLv3" -> (0,)), or None for a name that is not one."""
+    if not isinstance(policy, str):
+        return None
+    head = policy.split("_", 1)[0]
+    if head == "SSLv3":
+        return (0,)
+    if not head.startswith("TLSv"):
+        return None
+    parts = head[4:].split(".")
+    if not all(p.isdigit() for p in parts) or not parts:
+        return None
+    version = tuple(int(p) for p in parts)
+    return version if len(version) > 1 else (*version, 0)
+
+
 # The hosted zone of every CloudFront alias target, distributions and connection groups
 # alike (AWS General Reference, "Amazon CloudFront endpoints and quotas").
 CLOUDFRONT_ALIAS_ZONE_ID = "Z2FDTNDATAQYW2"
