@@ -59,15 +59,14 @@ def make_fleet(n: int, shards: int, outdir: str) -> None:
 
 
 def _alone(project: str, stack: str, references: dict[str, Any]) -> tuple[float, int, int]:
-    import resource
-
     from mailinfra.engine import run_plan
+    from mailinfra.fleet import peak_rss_kib
     from mailinfra.policyrun import run_policies
 
     started = time.perf_counter()
     plan = run_plan(project, stack, references=references)
     run_policies(plan, kinds="resource")
-    return time.perf_counter() - started, len(plan.resources), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return time.perf_counter() - started, len(plan.resources), peak_rss_kib()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     mandatory = sum(1 for v in fleet.plan.violations if v.enforcement == "mandatory")
     print(f"fleet: {args.n} domains, {args.shards} shards, jobs {args.jobs or os.cpu_count()}")
     print(f"  wall {fleet.seconds:.1f} s, {len(fleet.plan.resources)} resources, {mandatory} mandatory violations")
+    for v in fleet.plan.violations:
+        if v.enforcement == "mandatory":
+            print(f"    {v.policy}: {v.message}")
     for stack, run in fleet.runs.items():
         print(f"  {stack}: {len(run.plan.resources)} resources, {run.seconds:.1f} s, peak {run.peak_rss_kib / 1024:.0f} MiB")
     largest = max((s for s in fleet.runs if s != "bench-core"), key=lambda s: len(fleet.runs[s].plan.resources))

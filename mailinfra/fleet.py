@@ -181,8 +181,21 @@ def _plan_one(
         violations = run_policies(
             plan, policy_pack_dir=policy_pack, environment=environment, policy_config=policy_config, kinds="resource"
         )
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    return StackRun(plan, violations, time.perf_counter() - started, peak)
+    return StackRun(plan, violations, time.perf_counter() - started, peak_rss_kib())
+
+
+def peak_rss_kib() -> int:
+    """This process's own peak resident set, KiB. Linux's VmHWM belongs to the address
+    space, which exec replaces; ru_maxrss survives exec with the forking parent's size,
+    so a spawned worker of a parent that holds 3 GB would report 3 GB."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, elsewhere a bound
 
 
 def _domain_name(entry: Any) -> str | None:

@@ -278,3 +278,20 @@ def test_a_shard_alone_plans_against_its_core(tmp_path: Any) -> None:
     os.remove(tmp_path / "stacks" / "Pulumi.fleet-core.yaml")
     run = subprocess.run([*CLI, "plan", "--stack", "fleet-shard-0", "--project", project], capture_output=True, text=True)
     assert run.returncode == 2 and "fleet-core" in run.stderr and "Traceback" not in run.stderr
+
+
+def _child_peak() -> int:
+    from mailinfra.fleet import peak_rss_kib
+
+    return peak_rss_kib()
+
+
+def test_a_workers_peak_is_its_own_not_its_parents() -> None:
+    """ru_maxrss survives exec with the forking parent's size; the worker's figure must not."""
+    import multiprocessing
+
+    ballast = b"x" * (400 << 20)  # resident in this (the parent) process
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        child = pool.apply(_child_peak)
+    assert len(ballast) == 400 << 20
+    assert 0 < child < 300 << 10, child  # KiB: a fresh interpreter, far below the 400 MiB parent
