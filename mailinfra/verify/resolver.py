@@ -1,5 +1,6 @@
-"""DNS for `mailinfra verify`: one dnspython async resolver, a per-query timeout and a
-concurrency limit.
+"""DNS for `mailinfra verify`: questions through ``verify.transport`` (shared UDP sockets,
+TCP on truncation, dnspython messages), a per-query timeout and an adaptive concurrency
+limit.
 
 Every DNS question verify asks goes through :class:`DnsClient`: the declared records,
 the SPF include tree (pyspf's lookups are routed here, see ``verify.spf``), and the
@@ -26,7 +27,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import dns.asyncresolver
 import dns.exception
 import dns.flags
 import dns.message
@@ -38,6 +38,7 @@ import dns.resolver
 import dns.rrset
 
 from .errors import VerifyInputError
+from .transport import Exchange, Transport, question_wire
 
 _MAX_CNAME_HOPS = 8
 
@@ -186,17 +187,27 @@ def _what(exc: object) -> str:
     return str(exc).strip() or type(exc).__name__
 
 
-def _errors_reason(exc: dns.resolver.NoNameservers) -> str:
+def _errors_reason(errors: Sequence[tuple[str, bool, object]]) -> str:
     """What each server did, e.g. "SERVFAIL from 127.0.0.1:53; truncated answer (TC) ..."."""
-    parts = []
-    for err in exc.kwargs.get("errors") or []:
-        server, tcp, port, what = err[0], err[1], err[2], err[3]
-        host = str(getattr(server, "address", server))
-        if host.startswith("Do53:"):  # dnspython names a server "Do53:<address>@<port>"
-            host = host[5:].rpartition("@")[0] or host[5:]
-        where = f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
-        parts.append(f"{_what(what)} from {where}{' over TCP' if tcp else ''}")
+    parts = [f"{_what(what)} from {server}{' over TCP' if tcp else ''}" for server, tcp, what in errors]
     return "; ".join(dict.fromkeys(parts)) or "all nameservers failed"
+
+
+def _system_nameservers() -> list[tuple[str, int]]:
+    """The system resolver's nameservers (/etc/resolv.conf), as (address, port)."""
+    try:
+        conf = dns.resolver.Resolver(configure=True)
+    except dns.resolver.NoResolverConfiguration as exc:
+        raise VerifyInputError(f"no --nameserver given and no system resolver: {exc}") from None
+    out: list[tuple[str, int]] = []
+    for ns in conf.nameservers:
+        if isinstance(ns, str):
+            out.append((ns, conf.nameserver_ports.get(ns, conf.port)))
+        elif isinstance(ns, dns.nameserver.Do53Nameserver):
+            out.append((ns.address, ns.port))
+    if not out:
+        raise VerifyInputError("no --nameserver given and the system resolver names no plain DNS server")
+    return out
 
 
 class AdaptiveLimit:
@@ -334,25 +345,13 @@ class DnsClient:
         self.timeout = float(timeout)
         self.concurrency = concurrency  # the cap
         self.limit = AdaptiveLimit(initial, concurrency)
-        if self.nameservers:
-            resolver = dns.asyncresolver.Resolver(configure=False)
-            resolver.nameservers = [dns.nameserver.Do53Nameserver(ns.host, ns.port) for ns in self.nameservers]
-        else:
-            try:
-                resolver = dns.asyncresolver.Resolver(configure=True)
-            except dns.resolver.NoResolverConfiguration as exc:
-                raise VerifyInputError(f"no --nameserver given and no system resolver: {exc}") from None
-        resolver.cache = None
-        resolver.retry_servfail = False
         # --timeout bounds each question; within it a lost UDP datagram is sent
         # again after at most 1 s (as dig's +tries=3 and checkdmarc do), instead of
         # turning one dropped packet on a busy server into an error.
-        resolver.timeout = min(1.0, self.timeout)
-        resolver.lifetime = self.timeout
-        resolver.search = []
-        resolver.use_search_by_default = False
-        self._resolver = resolver
-        self._dnssec: dns.asyncresolver.Resolver | None = None
+        self.attempt = min(1.0, self.timeout)
+        self._servers = [(ns.host, ns.port) for ns in self.nameservers] or _system_nameservers()
+        self._transport: Transport | None = None
+        self._transport_loop: asyncio.AbstractEventLoop | None = None
         self._sem: _Gate | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.queries = 0
@@ -364,15 +363,18 @@ class DnsClient:
         self._memo: dict[tuple[str, str, bool], asyncio.Future[DnsAnswer]] = {}
         self._memo_loop: asyncio.AbstractEventLoop | None = None
 
-    def _dnssec_resolver(self) -> dns.asyncresolver.Resolver:
-        if self._dnssec is None:
-            resolver = dns.asyncresolver.Resolver(configure=False)
-            for attr in ("nameservers", "cache", "retry_servfail", "timeout", "lifetime", "search", "use_search_by_default"):
-                setattr(resolver, attr, getattr(self._resolver, attr))
-            resolver.use_edns(0, dns.flags.DO, 1232)
-            resolver.flags = dns.flags.RD | dns.flags.AD
-            self._dnssec = resolver
-        return self._dnssec
+    def transport(self) -> Transport:
+        loop = asyncio.get_running_loop()
+        if self._transport is None or self._transport_loop is not loop:
+            self._transport = Transport(self._servers, attempt=self.attempt, lifetime=self.timeout)
+            self._transport_loop = loop
+        return self._transport
+
+    def close(self) -> None:
+        """Close the sockets (the client opens new ones when asked again)."""
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
 
     def _gate(self) -> _Gate:
         loop = asyncio.get_running_loop()
@@ -448,45 +450,45 @@ class DnsClient:
             return DnsAnswer(display, rdtype, "error", reason, **kw), None
 
         try:
-            qname = dns.name.from_text(display or ".")
-        except (dns.exception.DNSException, UnicodeError) as exc:
+            question = question_wire(display, rdtype)
+        except (dns.exception.DNSException, UnicodeError, ValueError) as exc:
             return error(f"invalid name {display!r}: {exc}")
         gate = self._gate()
         saturated = await gate.acquire()
         # the round trip, and --timeout, count from here: when the question is sent
         sent = time.monotonic()
-        timed_out = False
+        got: Exchange | None = None
         try:
             self.queries += 1
-            try:
-                resolver = self._dnssec_resolver() if dnssec else self._resolver
-                answer = await resolver.resolve(qname, rdtype, raise_on_no_answer=False, lifetime=self.timeout, search=False)
-            except dns.resolver.NXDOMAIN as exc:
-                first = next(iter(exc.responses().values()), None)
-                return DnsAnswer(display, rdtype, "nxdomain", "NXDOMAIN", response=first), None
-            except dns.exception.Timeout:  # LifetimeTimeout included
-                timed_out = True
-                return error(f"timeout after {self.timeout:g}s asking {rdtype} {display}")
-            except dns.resolver.NoNameservers as exc:
-                errors = exc.kwargs.get("errors") or []
-                loops = [e[4] for e in errors if isinstance(e[3], dns.message.ChainTooLong) and e[4] is not None]
-                if loops:
-                    return error(f"{rdtype} {display}: CNAME loop or chain too long", response=loops[0], cname_loop=True)
-                return error(f"{rdtype} {display}: {_errors_reason(exc)}")
-            except dns.resolver.YXDOMAIN:
-                return error(f"{rdtype} {display}: YXDOMAIN")
-            except (dns.exception.DNSException, OSError, UnicodeError, ValueError) as exc:
-                return error(f"{rdtype} {display}: {type(exc).__name__}: {exc}")
+            got = await self.transport().exchange(question, dnssec)
         finally:
-            rtt = time.monotonic() - sent
-            # an answer slower than the retransmission interval came after a lost datagram
-            self.limit.on_sample(rtt, timed_out=timed_out or rtt > self._resolver.timeout, saturated=saturated)
+            # a retransmission means a lost (or very late) datagram: a congestion signal
+            lost = got is None or got.timed_out or got.retransmitted
+            self.limit.on_sample(time.monotonic() - sent, timed_out=lost, saturated=saturated)
             gate.release()
-        if answer.rrset is not None:
-            return DnsAnswer(display, rdtype, "ok", rrset=answer.rrset, response=answer.response), None
-        target = answer.canonical_name
-        nodata = DnsAnswer(display, rdtype, "nodata", "NOERROR, no data", response=answer.response)
-        if target != qname and rdtype != "CNAME":
+        response = got.response
+        if response is None:
+            if got.timed_out or not got.errors:
+                return error(f"timeout after {self.timeout:g}s asking {rdtype} {display}")
+            return error(f"{rdtype} {display}: {_errors_reason(got.errors)}")
+        rcode = response.rcode()
+        if not isinstance(response, dns.message.QueryMessage):  # from_wire's type for opcode QUERY
+            return error(f"{rdtype} {display}: not an answer to a query")
+        if rcode == dns.rcode.YXDOMAIN:
+            return error(f"{rdtype} {display}: YXDOMAIN")
+        try:
+            chain = response.resolve_chaining()  # the CNAMEs within this answer, as Resolver.resolve
+        except dns.message.ChainTooLong:
+            return error(f"{rdtype} {display}: CNAME loop or chain too long", response=response, cname_loop=True)
+        except dns.exception.DNSException as exc:
+            return error(f"{rdtype} {display}: {type(exc).__name__}: {exc}")
+        if rcode == dns.rcode.NXDOMAIN:
+            return DnsAnswer(display, rdtype, "nxdomain", "NXDOMAIN", response=response), None
+        if chain.answer is not None:
+            return DnsAnswer(display, rdtype, "ok", rrset=chain.answer, response=response), None
+        target = chain.canonical_name
+        nodata = DnsAnswer(display, rdtype, "nodata", "NOERROR, no data", response=response)
+        if rdtype != "CNAME" and target != response.question[0].name:
             # the server stopped at a CNAME leaving its zones: the caller follows it
             return nodata, target.to_text(omit_final_dot=True).lower()
         return nodata, None

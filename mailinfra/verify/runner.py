@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import bimi, dane, dkim, dmarc, hygiene, intake, keyage, mtasts, records, smtp, spf, tlsrpt, unsubscribe
 from .context import Context, Task
@@ -67,6 +67,14 @@ async def run_checks(exp: Expectations, options: VerifyOptions, client: DnsClien
                 return [CheckResult(task.name, task.check, "error", "", "", f"internal error: {type(exc).__name__}: {exc}")]
 
     coros = [one(t) for t in tasks]
+    try:
+        await _gather(coros, report, options)
+    finally:
+        client.close()
+    return report
+
+
+async def _gather(coros: list[Any], report: Report, options: VerifyOptions) -> None:
     if _use_progress(options) and coros:
         from rich.console import Console
         from rich.progress import Progress
@@ -79,4 +87,3 @@ async def run_checks(exp: Expectations, options: VerifyOptions, client: DnsClien
     else:
         for results in await asyncio.gather(*coros):
             report.checks.extend(results)
-    return report
