@@ -26,7 +26,7 @@ from typing import Any, NoReturn
 
 from mailinfra.policies.mailinfra_policy import providers
 
-from .planformat import FORMAT_VERSION, placeholder_view
+from .planformat import FORMAT_VERSION, placeholder_text, placeholder_view
 from .verify.errors import VerifyInputError
 
 __all__ = ["MAX_JSON_DEPTH", "PlanFileError", "check_plan", "load_json", "load_plan_file"]
@@ -83,55 +83,99 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def _depth_ok(data: Any) -> bool:
-    stack = [(data, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > MAX_JSON_DEPTH:
-            return False
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values())
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item)
-    return True
+def _depth(data: Any, limit: int = MAX_JSON_DEPTH) -> int:
+    """How deep ``data`` nests (a scalar is 0), or ``limit + 1`` once it is deeper than
+    ``limit``: level by level, containers only (no recursion, no walk of scalars)."""
+    level = [data] if type(data) is dict or type(data) is list else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            return depth
+        below: list[Any] = []
+        for item in level:
+            values = item.values() if type(item) is dict else item
+            below.extend([v for v in values if type(v) is dict or type(v) is list])
+        level = below
+    return depth
 
 
-def load_json(path: str, what: str) -> Any:
-    """Parse a JSON file; every failure is one PlanFileError line naming `what` and `path`."""
-    prefix = f"{what}: {path}"
+def _read(path: str, what: str) -> str:
     try:
         with open(path, encoding="utf-8") as handle:
-            text = handle.read()
+            return handle.read()
     except OSError as exc:
         raise PlanFileError(f"{what}: cannot read {path!r}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
-        raise PlanFileError(f"{prefix}: not UTF-8 text") from None
+        raise PlanFileError(f"{what}: {path}: not UTF-8 text") from None
+
+
+def _parse(text: str, prefix: str) -> Any:
     try:
-        data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
         raise PlanFileError(f"{prefix}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
     except RecursionError:
         raise PlanFileError(f"{prefix}: JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
     except ValueError as exc:  # NaN, Infinity, 1e999, an integer beyond Python's digit limit
         raise PlanFileError(f"{prefix}: not valid JSON: {' '.join(str(exc).split())}") from None
-    if not _depth_ok(data):
-        raise PlanFileError(f"{prefix}: JSON nested deeper than {MAX_JSON_DEPTH} levels")
+
+
+def _too_deep(prefix: str) -> PlanFileError:
+    return PlanFileError(f"{prefix}: JSON nested deeper than {MAX_JSON_DEPTH} levels")
+
+
+def load_json(path: str, what: str) -> Any:
+    """Parse a JSON file; every failure is one PlanFileError line naming `what` and `path`."""
+    prefix = f"{what}: {path}"
+    data = _parse(_read(path, what), prefix)
+    if _depth(data) > MAX_JSON_DEPTH:
+        raise _too_deep(prefix)
     return data
 
 
 def load_plan_file(path: str, what: str = "--plan") -> dict[str, Any]:
     """A JSON plan from `mailinfra plan --format json`, checked (see the module doc)."""
-    data = load_json(path, what)
+    prefix = f"{what}: {path}"
+    text = _read(path, what)
+    data: Any = None
+    fast = placeholder_text(text)
+    if fast is not None:
+        # typed markers -> the placeholder strings, on the text (a thousand domains'
+        # plan is 40+ MB: walking and copying the parsed document took seconds)
+        converted, replaced = fast
+        try:
+            data = _parse(converted, prefix)
+        except PlanFileError:
+            data = None  # report from the original text below (positions shift)
+        if data is not None and replaced and not (isinstance(data, dict) and data.get("formatVersion") == FORMAT_VERSION):
+            data = None  # markers are values only in a format-2 plan: read this one as written
+        if data is not None:
+            # a secret object became a string: the file may nest one level deeper than this
+            depth = _depth(data)
+            if depth > MAX_JSON_DEPTH:
+                raise _too_deep(prefix)
+            if replaced and depth == MAX_JSON_DEPTH:
+                data = None
+    if data is None:
+        data = _parse(text, prefix)
+        if _depth(data) > MAX_JSON_DEPTH:
+            raise _too_deep(prefix)
+        if isinstance(data, dict) and "formatVersion" in data:
+            _check_version(data, prefix)
+            data = placeholder_view(data)
     if isinstance(data, dict) and "formatVersion" in data:
-        version = data["formatVersion"]
-        if version != FORMAT_VERSION or isinstance(version, bool):
-            raise PlanFileError(
-                f"{what}: {path}: formatVersion: this mailinfra reads plan format {FORMAT_VERSION} (got {_short(version)})"
-            )
-        # typed markers -> the placeholder strings the readers (and check_plan) know
-        data = placeholder_view(data)
-    check_plan(data, f"{what}: {path}")
+        _check_version(data, prefix)
+        # the placeholder view is what format 1 was: no version, so no reader converts it again
+        data = {k: v for k, v in data.items() if k != "formatVersion"}
+    check_plan(data, prefix)
     return data
+
+
+def _check_version(data: Mapping[str, Any], prefix: str) -> None:
+    version = data["formatVersion"]
+    if version != FORMAT_VERSION or isinstance(version, bool):
+        raise PlanFileError(f"{prefix}: formatVersion: this mailinfra reads plan format {FORMAT_VERSION} (got {_short(version)})")
 
 
 class _Check:

@@ -20,6 +20,7 @@ placeholder view ("[unknown]" / "[secret]") that verify and zone export read.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -32,6 +33,7 @@ __all__ = [
     "UNKNOWN_SENTINEL",
     "from_document",
     "is_secret_marker",
+    "placeholder_text",
     "placeholder_view",
     "plan_from_document",
     "to_document",
@@ -88,6 +90,39 @@ def placeholder_view(value: Any) -> Any:
     if isinstance(value, list):
         return [placeholder_view(v) for v in value]
     return value
+
+
+_SECRET_OBJECT = re.compile(r'\{\s*"%s"\s*:\s*"%s"\s*\}' % (SIG_KEY, SECRET_SIG))
+_SENTINEL_KEY = re.compile(r'"%s"\s*:' % UNKNOWN_SENTINEL)
+# a \u escape of a character the markers are made of (digits, a-f, "-"): a marker written
+# with escapes is still a marker once parsed, which text replacement cannot see
+_MARKER_ESCAPE = re.compile(r"\\u00(?:3[0-9]|6[1-6]|2[dD])")
+
+
+def placeholder_text(text: str) -> tuple[str, int] | None:
+    """`placeholder_view` done on the JSON text, without walking the parsed document:
+    (text with every marker written as its placeholder string, markers replaced), or
+    None when some marker is not in the one form replaced here (escaped, a sentinel as
+    a key, a secret object with more keys): the caller parses and walks then.
+
+    Replacing ``"<sentinel>"`` by ``"[unknown]"`` and ``{"<sig>": "<secret>"}`` by
+    ``"[secret]"`` keeps every quote where it was, so the text's tokens are unchanged
+    outside those spans; an unescaped quote always delimits a string, so a replaced span
+    is a whole string (or a whole object) in any text that parses. A text that does not
+    parse must be reported from the original (positions shift)."""
+    if _MARKER_ESCAPE.search(text):
+        return None
+    unknown = text.count(UNKNOWN_SENTINEL)
+    quoted = f'"{UNKNOWN_SENTINEL}"'
+    if unknown and (text.count(quoted) != unknown or _SENTINEL_KEY.search(text)):
+        return None
+    out = text.replace(quoted, f'"{UNKNOWN_TEXT}"') if unknown else text
+    secrets = out.count(SIG_KEY)
+    if secrets:
+        out, replaced = _SECRET_OBJECT.subn(f'"{SECRET_TEXT}"', out)
+        if replaced != secrets:
+            return None
+    return out, unknown + secrets
 
 
 def plan_from_document(data: Mapping[str, Any]) -> Any:
