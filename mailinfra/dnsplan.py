@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mailinfra.policies.mailinfra_policy import providers
-from mailinfra.policies.mailinfra_policy.standards._common import normalize_host, zone_for
+from mailinfra.policies.mailinfra_policy.standards._common import ZoneSet, normalize_host, zone_for
 from mailinfra.policies.mailinfra_policy.standards.dmarc import organizational_domain
 
 UNKNOWN = "[unknown]"
@@ -55,14 +55,14 @@ def _zone_index(plan: Mapping[str, Any]) -> dict[str, str]:
     return index
 
 
-def _zone_of(name: str | None, zone_id: Any, index: Mapping[str, str], deps: Iterable[str]) -> str | None:
+def _zone_of(name: str | None, zone_id: Any, index: Mapping[str, str], deps: Iterable[str], zones: ZoneSet) -> str | None:
     if _known(zone_id) and str(zone_id) in index:
         return index[str(zone_id)]
     for dep in deps:  # zoneId unknown in preview: the zone resource is a dependency
         if f"urn:{dep}" in index:
             return index[f"urn:{dep}"]
     if name:
-        return zone_for(name, index.values()) or organizational_domain(name)
+        return zone_for(name, zones) or organizational_domain(name)
     return None
 
 
@@ -73,12 +73,13 @@ def declared_records(plan: Mapping[str, Any]) -> list[DeclaredRecord]:
 
         plan = placeholder_view(plan)
     index = _zone_index(plan)
+    zones = ZoneSet(index.values())
     out: list[DeclaredRecord] = []
     for r in plan.get("resources", []):
         if r.get("type") not in providers.RECORD_TYPES:
             continue
         record = providers.read(r["type"], r.get("inputs") or {})
-        zone = _zone_of(record.name, record.zone_id, index, r.get("dependencies") or [])
+        zone = _zone_of(record.name, record.zone_id, index, r.get("dependencies") or [], zones)
         out.append(
             DeclaredRecord(
                 zone=zone or "",

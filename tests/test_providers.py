@@ -6,6 +6,8 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from mailinfra.components import records as rec
@@ -14,7 +16,7 @@ from mailinfra.dnsplan import declared_records
 from mailinfra.zone import zone_files
 from mailinfra.policies.mailinfra_policy import providers
 from mailinfra.policies.mailinfra_policy.standards import txt
-from mailinfra.policies.mailinfra_policy.standards._common import zone_for
+from mailinfra.policies.mailinfra_policy.standards._common import ZoneSet, in_zone, zone_for
 from mailinfra.policies.mailinfra_policy.standards.errors import InputError
 
 CF = providers.adapter("cloudflare")
@@ -139,6 +141,18 @@ def test_relative_names_and_zone_for() -> None:
     )
     assert zone_for("a.mail.example.com", ["example.com", "mail.example.com", "ample.com"]) == "mail.example.com"
     assert zone_for("notexample.com", ["example.com"]) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.sampled_from(["a", "b", "mail", "example", "com", "Example"]), min_size=1, max_size=4),
+    st.lists(st.lists(st.sampled_from(["a", "mail", "example", "com", "COM"]), min_size=1, max_size=3), max_size=6),
+)
+def test_zone_set_finds_the_longest_zone_holding_the_name(name_labels: list[str], zone_labels: list[list[str]]) -> None:
+    name = ".".join(name_labels) + "."
+    zones = [".".join(z) for z in zone_labels]
+    held = [z.lower() for z in zones if in_zone(name.rstrip(".").lower(), z.lower())]
+    assert zone_for(name, ZoneSet(zones)) == (max(held, key=len) if held else None)
 
 
 def _plan(resources: list[dict]) -> dict:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from functools import partial
 
 from mailinfra.policies.mailinfra_policy.standards import dmarc as dmarc_std
-from mailinfra.policies.mailinfra_policy.standards._common import zone_for
+from mailinfra.policies.mailinfra_policy.standards._common import ZoneSet, zone_for
 from mailinfra.policies.mailinfra_policy.standards.errors import StandardError
 
 from .context import Context, Task, records_for
@@ -30,8 +30,9 @@ CHECKS = ("dmarc-syntax", "dmarc-report-auth", "dmarc-spf-alignment")
 def tasks(exp: Expectations, ctx: Context) -> Iterable[Task]:
     domains = sorted({r.domain for r in records_for(exp, "dmarc")})
     mail_from: dict[str, list[str]] = {}
+    zones = ZoneSet(domains)
     for name in mail_from_domains(exp):
-        owner = zone_for(name, domains)  # the From domain this MAIL FROM domain serves
+        owner = zone_for(name, zones)  # the From domain this MAIL FROM domain serves
         if owner is not None:
             mail_from.setdefault(owner, []).append(name)
     for domain in domains:

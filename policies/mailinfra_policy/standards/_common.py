@@ -135,8 +135,26 @@ def in_zone(name: str, zone: str) -> bool:
     return name == zone or name.endswith("." + zone)
 
 
-def zone_for(name: str, zones: Iterable[str]) -> str | None:
-    """The longest of ``zones`` that ``name`` is in (the zone that holds it), or None."""
-    name = normalize_host(name)
-    candidates = [z for z in (normalize_host(z) for z in zones) if in_zone(name, z)]
-    return max(candidates, key=len) if candidates else None
+class ZoneSet:
+    """Zones to find names in, normalised once: a lookup walks the name's own suffixes
+    (a few labels) instead of every zone (thousands in a fleet)."""
+
+    def __init__(self, zones: Iterable[str]) -> None:
+        self._zones = frozenset(normalize_host(z) for z in zones)
+
+    def find(self, name: str) -> str | None:
+        """The longest zone that ``name`` is, or is under; None if there is none."""
+        name = normalize_host(name)
+        while True:
+            if name in self._zones:
+                return name
+            dot = name.find(".")
+            if dot < 0:
+                return None
+            name = name[dot + 1 :]
+
+
+def zone_for(name: str, zones: Iterable[str] | ZoneSet) -> str | None:
+    """The longest of ``zones`` that ``name`` is in (the zone that holds it), or None.
+    Pass a :class:`ZoneSet` when looking up many names in the same zones."""
+    return (zones if isinstance(zones, ZoneSet) else ZoneSet(zones)).find(name)
