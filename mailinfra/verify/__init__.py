@@ -12,7 +12,6 @@ Entry point for the CLI and for programs::
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gc
 import ipaddress
@@ -53,6 +52,7 @@ class VerifyOptions:
     output: str | None = None
     timeout: float = 5.0  # per DNS query, per connection step
     concurrency: int = 256  # a cap: see resolver.AdaptiveLimit
+    jobs: int | None = None  # worker processes for the checks; None: runner.default_jobs()
     sender_ips: tuple[str, ...] = ()  # --sender-ip: must pass SPF on the MAIL FROM domain
     smtp: tuple[str, ...] = ()  # --smtp HOST:PORT (relays; STARTTLS required)
     dkim_key: str | None = None  # --dkim-key FILE (PEM private key) ...
@@ -78,6 +78,8 @@ class VerifyOptions:
             raise VerifyInputError(f"--timeout must be > 0 seconds (got {self.timeout!r})")
         if int(self.concurrency) < 1:
             raise VerifyInputError(f"--concurrency must be >= 1 (got {self.concurrency!r})")
+        if self.jobs is not None and not 1 <= int(self.jobs) <= 64:
+            raise VerifyInputError(f"--jobs must be 1..64 (got {self.jobs!r})")
         for value in self.nameservers:
             parse_nameserver(value)
         for value in self.smtp:
@@ -194,7 +196,7 @@ def _collect_from_here() -> None:
 def _run_verify(options: VerifyOptions) -> tuple[Report, int]:
     from .expect import build_expectations, load_json_file
     from .resolver import DnsClient, parse_nameserver
-    from .runner import run_checks
+    from .runner import run_all
 
     if options.plan is not None:
         gc.disable()  # re-enabled by _collect_from_here (or _long_lived on an error)
@@ -223,7 +225,7 @@ def _run_verify(options: VerifyOptions) -> tuple[Report, int]:
             options.validate()  # checked like --sender-ip values
     _hygiene_options(options, plan.get("outputs") or {})
     _collect_from_here()
-    report = asyncio.run(run_checks(expectations, options, client))
+    report = run_all(expectations, options, client)
     return report, report.exit_code
 
 

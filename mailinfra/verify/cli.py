@@ -79,6 +79,12 @@ def _fail_input(message: str) -> None:
     help="Cap on DNS queries in flight: the number starts at 16 and adapts to the measured round trip, up to this.",
 )
 @click.option(
+    "--jobs",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Worker processes for the checks (default: one per CPU, at most 4; one for a small plan).",
+)
+@click.option(
     "--sender-ip",
     "sender_ips",
     multiple=True,
@@ -143,6 +149,7 @@ def verify(
     output: str | None,
     timeout: float,
     concurrency: int,
+    jobs: int | None,
     sender_ips: tuple[str, ...],
     smtp: tuple[str, ...],
     dkim_key: str | None,
@@ -166,6 +173,7 @@ def verify(
         output=output,
         timeout=timeout,
         concurrency=concurrency,
+        jobs=jobs,
         sender_ips=sender_ips,
         smtp=smtp,
         dkim_key=dkim_key,

@@ -6,6 +6,7 @@ JSON: ``{"stack", "checks": [{"name", "check", "status", "expected", "found",
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -60,7 +61,16 @@ class Report:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+        """``json.dumps(self.to_dict(), indent=2, ensure_ascii=False)``, written out check by
+        check: with an indent, json encodes in Python (a second for 25,000 checks)."""
+        quote = json.encoder.encode_basestring  # type: ignore[attr-defined]  # the C encoder, as ensure_ascii=False
+        fields = [f.name for f in dataclasses.fields(CheckResult)]
+        rows = [
+            "    {\n" + ",\n".join(f"      {quote(k)}: {quote(getattr(c, k))}" for k in fields) + "\n    }" for c in self.sorted()
+        ]
+        checks = "[\n" + ",\n".join(rows) + "\n  ]" if rows else "[]"
+        summary = json.dumps(self.summary, indent=2, ensure_ascii=False).replace("\n", "\n  ")
+        return f'{{\n  "stack": {quote(self.stack)},\n  "checks": {checks},\n  "summary": {summary}\n}}\n'
 
     def to_text(self) -> str:
         lines = [f"mailinfra verify: stack {self.stack}"]
