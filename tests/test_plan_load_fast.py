@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailinfra.planfile import MAX_JSON_DEPTH, PlanFileError, load_plan_file
+from mailinfra.planfile import MAX_JSON_DEPTH, PlanFileError, _depth, load_plan_file
 from mailinfra.planformat import SECRET_SIG, SIG_KEY, UNKNOWN_SENTINEL, placeholder_text, placeholder_view
 
 SECRET = {SIG_KEY: SECRET_SIG}
@@ -112,3 +112,27 @@ def test_depth_counts_the_secret_object_as_written(tmp_path) -> None:
         load_plan_file(str(path))
     path.write_text(json.dumps(_plan({"deep": inner[0]})))
     assert load_plan_file(str(path))["resources"][0]["inputs"]["deep"]  # one level less: read
+
+
+def _walk_depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_walk_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_walk_depth(v) for v in value), default=0)
+    return 0
+
+
+tricky = st.text(alphabet='[]{}"\\ab\n:,é', max_size=10)
+nested = st.recursive(
+    st.one_of(st.none(), st.integers(), tricky),
+    lambda children: st.one_of(st.lists(children, max_size=3), st.dictionaries(tricky, children, max_size=3)),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(nested, st.booleans(), st.sampled_from([None, 1]))
+def test_depth_on_the_text_is_the_depth_of_the_value(value: Any, ascii_only: bool, indent: int | None) -> None:
+    text = json.dumps(value, ensure_ascii=ascii_only, indent=indent).encode()
+    assert _depth(text) == _walk_depth(value)
+    assert _depth(text, limit=1) == min(_walk_depth(value), 2)
