@@ -25,6 +25,7 @@ record has no ``all`` (RFC 7208 6.1: it is ignored otherwise).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Iterable
@@ -274,6 +275,13 @@ def _parse_terms(text: str) -> SpfRecord:
     """The syntax of one SPF record (no lookup budget); SpfError names the bad term in ``tag``."""
     if not isinstance(text, str):
         raise SpfError(f"SPF record must be a str (got {type(text).__name__})")
+    return _parse_text(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_text(text: str) -> SpfRecord:
+    """Cached: a fleet's records are mostly the same few texts, and the result is frozen
+    (an error is raised afresh each time, never cached)."""
     if not is_spf(text):
         error = SpfError(f"SPF record must start with 'v=spf1': {text[:40]!r}")
         error.tag = "v"
