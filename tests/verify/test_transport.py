@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailinfra.verify import run_verify, runner
+from mailinfra.verify import VerifyInputError, run_verify, runner
 from mailinfra.verify.report import CheckResult, Report
 from mailinfra.verify.resolver import DnsClient, Nameserver
 from mailinfra.verify.transport import EDNS_PAYLOAD, PER_SOCKET
@@ -226,3 +226,24 @@ def test_partition_keeps_an_organisational_domain_in_one_worker() -> None:
 def test_json_report_is_json_dumps_with_indent(rows: list[tuple[str, ...]], stack: str) -> None:
     report = Report(stack, [CheckResult(*row) for row in rows])
     assert report.to_json() == json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+
+def test_a_run_from_a_plan_file_leaves_the_collector_as_it_found_it(
+    knot, world, pki, https_server, smtp_servers, tmp_path
+) -> None:
+    import gc
+
+    server = knot(world.zone_files())
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(world.plan()))
+    gc.set_threshold(700, 10, 10)
+    before = (gc.isenabled(), gc.get_threshold(), gc.get_freeze_count())
+    opts = options(world, server.nameserver, pki, https_server, smtp_servers, plan_data=None, plan=str(path))
+    report, _ = run_verify(opts)
+    assert report.checks
+    assert (gc.isenabled(), gc.get_threshold(), gc.get_freeze_count()) == before
+    with pytest.raises(VerifyInputError):  # bad input on the way: the settings are restored all the same
+        run_verify(
+            options(world, server.nameserver, pki, https_server, smtp_servers, plan_data=None, plan=str(tmp_path / "none.json"))
+        )
+    assert (gc.isenabled(), gc.get_threshold(), gc.get_freeze_count()) == before
