@@ -193,6 +193,22 @@ def _errors_reason(errors: Sequence[tuple[str, bool, object]]) -> str:
     return "; ".join(dict.fromkeys(parts)) or "all nameservers failed"
 
 
+def _direct_answer(response: dns.message.QueryMessage, rdtype: str) -> list[dns.rrset.RRset] | None:
+    """[the RRset answering the question] or [] (no data, no CNAME), when the answer section
+    is that simple; None when ``resolve_chaining`` must look (a CNAME, other RRsets)."""
+    if len(response.question) != 1:
+        return None
+    question = response.question[0]
+    answer = response.answer
+    if not answer:
+        return []
+    if len(answer) == 1 and rdtype != "CNAME":
+        rrset = answer[0]
+        if rrset.rdtype == question.rdtype and rrset.rdclass == question.rdclass and rrset.name == question.name:
+            return [rrset]
+    return None
+
+
 def _system_nameservers() -> list[tuple[str, int]]:
     """The system resolver's nameservers (/etc/resolv.conf), as (address, port)."""
     try:
@@ -476,6 +492,13 @@ class DnsClient:
             return error(f"{rdtype} {display}: not an answer to a query")
         if rcode == dns.rcode.YXDOMAIN:
             return error(f"{rdtype} {display}: YXDOMAIN")
+        direct = _direct_answer(response, rdtype)
+        if direct is not None:  # the usual answer: no CNAME to follow (resolve_chaining is costly)
+            if rcode == dns.rcode.NXDOMAIN:
+                return DnsAnswer(display, rdtype, "nxdomain", "NXDOMAIN", response=response), None
+            status = "ok" if direct else "nodata"
+            rrset = direct[0] if direct else None
+            return DnsAnswer(display, rdtype, status, "" if direct else "NOERROR, no data", rrset, response), None
         try:
             chain = response.resolve_chaining()  # the CNAMEs within this answer, as Resolver.resolve
         except dns.message.ChainTooLong:
