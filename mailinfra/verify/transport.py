@@ -7,8 +7,9 @@ of verify's time at a thousand domains. Here a question is an RFC 1035 header, t
 question and an EDNS0 OPT record (RFC 6891, 1232-byte payload as the 2020 DNS flag day
 advises) written directly, sent on a connected UDP socket shared with other questions;
 answers are matched by ID, source (the socket is connected) and question section
-before dnspython parses them (``dns.message.from_wire``; ``resolve_chaining`` follows
-the CNAMEs in an answer, as ``Resolver.resolve`` does).
+before dnspython parses them (``dns.message.from_wire``, without the authority and
+additional sections of a non-DNSSEC answer: ``answer_only``; ``resolve_chaining``
+follows the CNAMEs in an answer, as ``Resolver.resolve`` does).
 
 The resolver's semantics are kept: servers in order, a lost datagram sent again after
 ``attempt`` seconds, a truncated answer asked again over TCP (``dns.asyncquery.tcp``),
@@ -38,7 +39,7 @@ import dns.name
 import dns.rcode
 import dns.rdatatype
 
-__all__ = ["EDNS_PAYLOAD", "PER_SOCKET", "Exchange", "Transport", "question_wire"]
+__all__ = ["EDNS_PAYLOAD", "PER_SOCKET", "Exchange", "Transport", "answer_only", "question_wire"]
 
 EDNS_PAYLOAD = 1232
 PER_SOCKET = 128  # questions per UDP socket before a new source port
@@ -89,13 +90,31 @@ class Exchange:
     retransmitted: bool = False  # a datagram was sent again (one was lost or late)
 
 
-class _Waiter:
-    __slots__ = ("future", "qid", "question")
+def answer_only(data: bytes) -> bytes | None:
+    """``data`` with the authority and additional sections left out of the header counts
+    (parsed with ``ignore_trailing``), or None to parse it whole. Nothing verify reads of
+    a non-DNSSEC answer is there, and they are most of the parsing of a negative answer
+    (the SOA). The one thing that must not be lost is an extended RCODE (RFC 6891 6.1.3,
+    in the OPT record): that is known only when the additional section is a single OPT
+    with no options, the last 11 bytes; anything else is parsed whole."""
+    nscount, arcount = int.from_bytes(data[8:10], "big"), int.from_bytes(data[10:12], "big")
+    if not nscount and not arcount:
+        return None
+    if arcount:
+        tail = data[-11:]
+        if arcount != 1 or len(data) < 23 or tail[:3] != b"\x00\x00\x29" or tail[-2:] != b"\x00\x00" or tail[5] != 0:
+            return None
+    return data[:8] + b"\x00\x00\x00\x00" + data[12:]
 
-    def __init__(self, future: asyncio.Future[Any], qid: int, question: bytes) -> None:
+
+class _Waiter:
+    __slots__ = ("future", "qid", "question", "whole")
+
+    def __init__(self, future: asyncio.Future[Any], qid: int, question: bytes, whole: bool) -> None:
         self.future = future
         self.qid = qid
         self.question = question.lower()
+        self.whole = whole  # DNSSEC questions: the authority section (denials, signatures) is read
 
     def offer(self, data: bytes) -> None:
         """An incoming datagram with this ID: the answer when it answers this question."""
@@ -107,8 +126,12 @@ class _Waiter:
                 return  # another question (the first name is never compressed)
         elif not (qdcount == 0 and data[3] & 0xF in _ERROR_RCODES_WITHOUT_QUESTION):
             return
+        short = None if self.whole else answer_only(data)
         try:
-            message = dns.message.from_wire(data, raise_on_truncation=True)
+            if short is not None:
+                message = dns.message.from_wire(short, raise_on_truncation=True, ignore_trailing=True)
+            else:
+                message = dns.message.from_wire(data, raise_on_truncation=True)
         except dns.message.Truncated as exc:
             message = exc.message()
         except Exception:  # noqa: BLE001 - a malformed datagram is ignored, as dnspython's udp() does
@@ -235,7 +258,7 @@ class Transport:
             return "drop"
         qid = sock.new_id()
         future: asyncio.Future[dns.message.Message] = loop.create_future()
-        sock.waiters[qid] = _Waiter(future, qid, question)
+        sock.waiters[qid] = _Waiter(future, qid, question, whole=dnssec)
         timer = loop.call_later(attempt, _expire, future)
         try:
             if sock.transport is None:

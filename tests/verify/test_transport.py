@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from mailinfra.verify import VerifyInputError, run_verify, runner
 from mailinfra.verify.report import CheckResult, Report
 from mailinfra.verify.resolver import DnsClient, Nameserver
-from mailinfra.verify.transport import EDNS_PAYLOAD, PER_SOCKET
+from mailinfra.verify.transport import EDNS_PAYLOAD, PER_SOCKET, answer_only
 
 from .conftest import DOMAIN, options, txt_rdata, zone_text
 
@@ -247,3 +247,52 @@ def test_a_run_from_a_plan_file_leaves_the_collector_as_it_found_it(
             options(world, server.nameserver, pki, https_server, smtp_servers, plan_data=None, plan=str(tmp_path / "none.json"))
         )
     assert (gc.isenabled(), gc.get_threshold(), gc.get_freeze_count()) == before
+
+
+# ----------------------------------------------------------------------------- answer only
+
+
+def _response(rcode: int = dns.rcode.NOERROR, options: list[Any] | None = None, soa: bool = True) -> dns.message.Message:
+    import dns.rrset
+
+    query = dns.message.make_query("x.t.example", "TXT", use_edns=0, payload=EDNS_PAYLOAD)
+    reply = dns.message.make_response(query)
+    reply.use_edns(0, 0, EDNS_PAYLOAD, options=options or [])
+    reply.set_rcode(rcode)
+    if rcode == dns.rcode.NOERROR:
+        reply.answer.append(dns.rrset.from_text("x.t.example.", 60, "IN", "TXT", '"v=spf1 -all"'))
+    if soa:
+        reply.authority.append(dns.rrset.from_text("t.example.", 60, "IN", "SOA", "ns.t.example. hm.t.example. 1 2 3 4 5"))
+    return reply
+
+
+@pytest.mark.parametrize("rcode", [dns.rcode.NOERROR, dns.rcode.NXDOMAIN])
+def test_answer_only_keeps_what_is_read(rcode: int) -> None:
+    wire = _response(rcode).to_wire()
+    short = answer_only(wire)
+    assert short is not None and len(short) == len(wire)
+    whole, part = dns.message.from_wire(wire), dns.message.from_wire(short, ignore_trailing=True)
+    assert part.rcode() == whole.rcode() == rcode and part.answer == whole.answer and part.id == whole.id
+    assert not part.authority and part.question == whole.question
+
+
+def test_answer_only_steps_aside_for_an_extended_rcode_or_edns_options() -> None:
+    import dns.edns
+    import dns.rrset
+
+    assert answer_only(_response(dns.rcode.BADVERS).to_wire()) is None  # the RCODE's high bits are in the OPT
+    cookie = dns.edns.GenericOption(dns.edns.OptionType.COOKIE, b"\x01" * 8)
+    assert answer_only(_response(options=[cookie]).to_wire()) is None
+    glue = _response()
+    glue.additional.append(dns.rrset.from_text("ns.t.example.", 60, "IN", "A", "192.0.2.1"))
+    assert answer_only(glue.to_wire()) is None  # more than the OPT in the additional section
+    assert answer_only(_response(soa=False).to_wire()) is not None
+
+
+def test_an_extended_rcode_is_an_error_not_no_data(zone) -> None:
+    bad = Recorder(rcode=dns.rcode.BADVERS)
+    try:
+        (answer,) = _ask([bad.port], [("t.example", "TXT")])
+    finally:
+        bad.close()
+    assert answer.status == "error" and "BADVERS" in answer.reason
