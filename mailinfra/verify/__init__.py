@@ -51,7 +51,7 @@ class VerifyOptions:
     format: str = "text"
     output: str | None = None
     timeout: float = 5.0  # per DNS query, per connection step
-    concurrency: int = 256  # a cap: see resolver.AdaptiveLimit
+    concurrency: int = 1024  # a cap: see resolver.AdaptiveLimit
     jobs: int | None = None  # worker processes for the checks; None: runner.default_jobs()
     sender_ips: tuple[str, ...] = ()  # --sender-ip: must pass SPF on the MAIL FROM domain
     smtp: tuple[str, ...] = ()  # --smtp HOST:PORT (relays; STARTTLS required)

@@ -74,7 +74,7 @@ def _fail_input(message: str) -> None:
 @click.option(
     "--concurrency",
     type=int,
-    default=256,
+    default=1024,
     show_default=True,
     help="Cap on DNS queries in flight: the number starts at 16 and adapts to the measured round trip, up to this.",
 )

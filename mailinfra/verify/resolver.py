@@ -349,7 +349,7 @@ class DnsClient:
         self,
         nameservers: Sequence[Nameserver] = (),
         timeout: float = 5.0,
-        concurrency: int = 256,
+        concurrency: int = 1024,
         memo: bool = False,
         initial: int = INITIAL_CONCURRENCY,
     ):
