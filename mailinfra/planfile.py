@@ -14,7 +14,8 @@ preference that is a number from 0 to 65535. "[unknown]" and "[secret]" stand fo
 value. A file of format 2 (`formatVersion`, docs/plan.schema.json) has its typed
 markers turned into those strings first (mailinfra.planformat.placeholder_view); an
 unversioned (format 1) file is read as is; another version is refused. `load_json(path, what)` is the JSON reader underneath: one-line errors, no
-NaN/Infinity, nesting at most MAX_JSON_DEPTH (deeper JSON would end in RecursionError).
+NaN/Infinity, containers nested at most MAX_JSON_DEPTH deep (deeper JSON would end in
+RecursionError; a scalar inside the innermost container is not a level).
 """
 
 from __future__ import annotations

@@ -108,13 +108,15 @@ def placeholder_text(text: str) -> tuple[str, int] | None:
     Replacing ``"<sentinel>"`` by ``"[unknown]"`` and ``{"<sig>": "<secret>"}`` by
     ``"[secret]"`` keeps every quote where it was, so the text's tokens are unchanged
     outside those spans; an unescaped quote always delimits a string, so a replaced span
-    is a whole string (or a whole object) in any text that parses. A text that does not
+    is a whole string (or a whole object) in any text that parses - unless its opening
+    quote is an escaped one (``\\"<sentinel>"`` ends a longer string): then None. A text that does not
     parse must be reported from the original (positions shift)."""
     if _MARKER_ESCAPE.search(text):
         return None
     unknown = text.count(UNKNOWN_SENTINEL)
     quoted = f'"{UNKNOWN_SENTINEL}"'
-    if unknown and (text.count(quoted) != unknown or _SENTINEL_KEY.search(text)):
+    # after an escaped quote the sentinel is the tail of a longer string, not a value
+    if unknown and (text.count(quoted) != unknown or _SENTINEL_KEY.search(text) or f'\\"{UNKNOWN_SENTINEL}' in text):
         return None
     out = text.replace(quoted, f'"{UNKNOWN_TEXT}"') if unknown else text
     secrets = out.count(SIG_KEY)

@@ -22,7 +22,18 @@ scalars = st.one_of(
     st.booleans(),
     st.integers(-(10**6), 10**6),
     st.text(max_size=8),
-    st.sampled_from([UNKNOWN_SENTINEL, f"x{UNKNOWN_SENTINEL}", "[unknown]", "[secret]", SIG_KEY, '"{}[]\\']),
+    st.sampled_from(
+        [
+            UNKNOWN_SENTINEL,
+            f"x{UNKNOWN_SENTINEL}",
+            f'"{UNKNOWN_SENTINEL}',
+            f'id "{UNKNOWN_SENTINEL}',
+            "[unknown]",
+            "[secret]",
+            SIG_KEY,
+            '"{}[]\\',
+        ]
+    ),
 )
 values = st.recursive(
     st.one_of(scalars, st.just(SECRET), st.just({SIG_KEY: SECRET_SIG, "value": "plain"})),
@@ -64,6 +75,7 @@ def test_markers_in_the_usual_places_take_the_text_path() -> None:
         json.dumps({"a": {SIG_KEY: SECRET_SIG, "value": "plain"}}),  # a secret object with its value
         json.dumps({"a": UNKNOWN_SENTINEL[:4] + "\\u0036" + UNKNOWN_SENTINEL[5:]}).replace("\\\\u", "\\u"),  # escaped
         json.dumps({"a": "prefix " + UNKNOWN_SENTINEL}),
+        json.dumps({"a": 'id "' + UNKNOWN_SENTINEL}),  # after an escaped quote: the tail of a string
     ],
 )
 def test_the_text_path_steps_aside_where_it_could_be_wrong(text: str) -> None:

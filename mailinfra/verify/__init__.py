@@ -177,18 +177,24 @@ def _long_lived() -> Iterator[None]:
     often. The caller's settings are restored at the end."""
     saved = gc.get_threshold()
     enabled = gc.isenabled()
+    frozen = gc.get_freeze_count()  # a caller's own frozen objects (before a fork) stay frozen
     try:
         yield
     finally:
         gc.set_threshold(*saved)
-        gc.unfreeze()
+        if frozen == 0:
+            gc.unfreeze()
         if enabled:
             gc.enable()
+        else:
+            gc.disable()
 
 
 def _collect_from_here() -> None:
-    """Everything allocated so far (plan, expectations) is kept to the end: freeze it."""
-    gc.freeze()
+    """Everything allocated so far (plan, expectations) is kept to the end: freeze it
+    (unless the caller froze objects of its own: unfreezing at the end would thaw them)."""
+    if gc.get_freeze_count() == 0:
+        gc.freeze()
     gc.set_threshold(50_000, 20, 100)
     gc.enable()
 

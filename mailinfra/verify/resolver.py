@@ -193,22 +193,6 @@ def _errors_reason(errors: Sequence[tuple[str, bool, object]]) -> str:
     return "; ".join(dict.fromkeys(parts)) or "all nameservers failed"
 
 
-def _direct_answer(response: dns.message.QueryMessage, rdtype: str) -> list[dns.rrset.RRset] | None:
-    """[the RRset answering the question] or [] (no data, no CNAME), when the answer section
-    is that simple; None when ``resolve_chaining`` must look (a CNAME, other RRsets)."""
-    if len(response.question) != 1:
-        return None
-    question = response.question[0]
-    answer = response.answer
-    if not answer:
-        return []
-    if len(answer) == 1 and rdtype != "CNAME":
-        rrset = answer[0]
-        if rrset.rdtype == question.rdtype and rrset.rdclass == question.rdclass and rrset.name == question.name:
-            return [rrset]
-    return None
-
-
 def _system_nameservers() -> list[tuple[str, int]]:
     """The system resolver's nameservers (/etc/resolv.conf), as (address, port)."""
     try:
@@ -484,34 +468,21 @@ class DnsClient:
             gate.release()
         response = got.response
         if response is None:
+            if got.loop is not None:
+                return error(f"{rdtype} {display}: CNAME loop or chain too long", response=got.loop, cname_loop=True)
             if got.timed_out or not got.errors:
                 return error(f"timeout after {self.timeout:g}s asking {rdtype} {display}")
             return error(f"{rdtype} {display}: {_errors_reason(got.errors)}")
         rcode = response.rcode()
-        if not isinstance(response, dns.message.QueryMessage):  # from_wire's type for opcode QUERY
-            return error(f"{rdtype} {display}: not an answer to a query")
         if rcode == dns.rcode.YXDOMAIN:
             return error(f"{rdtype} {display}: YXDOMAIN")
-        direct = _direct_answer(response, rdtype)
-        if direct is not None:  # the usual answer: no CNAME to follow (resolve_chaining is costly)
-            if rcode == dns.rcode.NXDOMAIN:
-                return DnsAnswer(display, rdtype, "nxdomain", "NXDOMAIN", response=response), None
-            status = "ok" if direct else "nodata"
-            rrset = direct[0] if direct else None
-            return DnsAnswer(display, rdtype, status, "" if direct else "NOERROR, no data", rrset, response), None
-        try:
-            chain = response.resolve_chaining()  # the CNAMEs within this answer, as Resolver.resolve
-        except dns.message.ChainTooLong:
-            return error(f"{rdtype} {display}: CNAME loop or chain too long", response=response, cname_loop=True)
-        except dns.exception.DNSException as exc:
-            return error(f"{rdtype} {display}: {type(exc).__name__}: {exc}")
         if rcode == dns.rcode.NXDOMAIN:
             return DnsAnswer(display, rdtype, "nxdomain", "NXDOMAIN", response=response), None
-        if chain.answer is not None:
-            return DnsAnswer(display, rdtype, "ok", rrset=chain.answer, response=response), None
-        target = chain.canonical_name
+        if got.answer is not None:
+            return DnsAnswer(display, rdtype, "ok", rrset=got.answer, response=response), None
         nodata = DnsAnswer(display, rdtype, "nodata", "NOERROR, no data", response=response)
-        if rdtype != "CNAME" and target != response.question[0].name:
+        target = got.canonical
+        if rdtype != "CNAME" and target is not None and target != response.question[0].name:
             # the server stopped at a CNAME leaving its zones: the caller follows it
             return nodata, target.to_text(omit_final_dot=True).lower()
         return nodata, None

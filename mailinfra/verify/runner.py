@@ -177,7 +177,10 @@ def _group(name: str) -> str:
     """The organisational domain a task's name (a DNS name, host:port, a URL) is about."""
     host = name
     if "://" in host:
-        host = urlsplit(host).hostname or host
+        try:
+            host = urlsplit(host).hostname or host
+        except ValueError:  # "https://[2001:db8::1/x": grouped by itself, judged by its check
+            return host
     elif host.startswith("["):
         host = host[1 : host.find("]")] if "]" in host else host
     elif host.count(":") == 1:

@@ -38,8 +38,9 @@ import dns.message
 import dns.name
 import dns.rcode
 import dns.rdatatype
+import dns.rrset
 
-__all__ = ["EDNS_PAYLOAD", "PER_SOCKET", "Exchange", "Transport", "answer_only", "question_wire"]
+__all__ = ["EDNS_PAYLOAD", "PER_SOCKET", "Exchange", "Transport", "answer_only", "question_wire", "read_answer"]
 
 EDNS_PAYLOAD = 1232
 PER_SOCKET = 128  # questions per UDP socket before a new source port
@@ -88,6 +89,33 @@ class Exchange:
     errors: list[tuple[str, bool, object]] = field(default_factory=list)  # (server, over TCP, what)
     timed_out: bool = False  # lifetime ran out
     retransmitted: bool = False  # a datagram was sent again (one was lost or late)
+    answer: dns.rrset.RRset | None = None  # the RRset answering the question (CNAMEs followed)
+    canonical: dns.name.Name | None = None  # where the answer's CNAME chain ends
+    loop: dns.message.Message | None = None  # a server's answer whose CNAME chain was too long
+
+
+def read_answer(response: dns.message.QueryMessage) -> tuple[dns.rrset.RRset | None, dns.name.Name]:
+    """(the RRset answering the question, the name the answer's CNAME chain ends at), as
+    ``Resolver.resolve`` reads an answer; raises what ``resolve_chaining`` raises for an
+    answer no server should give (a chain too long, an answer with NXDOMAIN, no single
+    question). The usual answer - nothing, or one RRset for the question - is read
+    without it (it costs as much as the rest of reading)."""
+    if len(response.question) == 1 and len(response.answer) <= 1:
+        question = response.question[0]
+        if not response.answer:
+            return None, question.name
+        rrset = response.answer[0]
+        if (
+            question.rdtype != dns.rdatatype.CNAME
+            and rrset.rdtype == question.rdtype
+            and rrset.rdclass == question.rdclass
+            and rrset.name == question.name
+        ):
+            if response.rcode() == dns.rcode.NXDOMAIN:
+                raise dns.message.AnswerForNXDOMAIN
+            return rrset, question.name
+    chain = response.resolve_chaining()
+    return chain.answer, chain.canonical_name
 
 
 def answer_only(data: bytes) -> bytes | None:
@@ -113,7 +141,7 @@ class _Waiter:
     def __init__(self, future: asyncio.Future[Any], qid: int, question: bytes, whole: bool) -> None:
         self.future = future
         self.qid = qid
-        self.question = question.lower()
+        self.question = question  # the name (ASCII case folds), then QTYPE and QCLASS (exact)
         self.whole = whole  # DNSSEC questions: the authority section (denials, signatures) is read
 
     def offer(self, data: bytes) -> None:
@@ -122,7 +150,8 @@ class _Waiter:
             return
         qdcount = int.from_bytes(data[4:6], "big")
         if qdcount == 1:
-            if data[12 : 12 + len(self.question)].lower() != self.question:
+            end = 12 + len(self.question)
+            if data[end - 4 : end] != self.question[-4:] or data[12 : end - 4].lower() != self.question[:-4].lower():
                 return  # another question (the first name is never compressed)
         elif not (qdcount == 0 and data[3] & 0xF in _ERROR_RCODES_WITHOUT_QUESTION):
             return
@@ -291,11 +320,26 @@ class Transport:
                 result.errors.append((server.label, True, exc))
                 return "drop"
         rcode = response.rcode()
-        if rcode in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN, dns.rcode.YXDOMAIN):
+        if rcode == dns.rcode.YXDOMAIN:  # final, as for dnspython's resolver
             result.response, result.tcp = response, tcp
             return "answer"
-        result.errors.append((server.label, tcp, dns.rcode.to_text(rcode)))
-        return "drop"
+        if rcode not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+            result.errors.append((server.label, tcp, dns.rcode.to_text(rcode)))
+            return "drop"
+        # an answer that cannot be read takes this server out, as dnspython's Answer() does
+        try:
+            if not isinstance(response, dns.message.QueryMessage):
+                raise dns.message.NotQueryResponse
+            result.answer, result.canonical = read_answer(response)
+        except dns.message.ChainTooLong as exc:
+            result.errors.append((server.label, tcp, exc))
+            result.loop = response
+            return "drop"
+        except dns.exception.DNSException as exc:
+            result.errors.append((server.label, tcp, exc))
+            return "drop"
+        result.response, result.tcp = response, tcp
+        return "answer"
 
     def close(self) -> None:
         for server in self.servers:

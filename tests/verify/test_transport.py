@@ -28,8 +28,8 @@ class Recorder:
     """A UDP server on 127.0.0.1 that records each query (source port, parsed message)
     and forwards it to ``upstream``, or answers ``rcode`` itself."""
 
-    def __init__(self, upstream: int | None = None, rcode: int | None = None) -> None:
-        self.upstream, self.rcode = upstream, rcode
+    def __init__(self, upstream: int | None = None, rcode: int | None = None, reply: Any = None) -> None:
+        self.upstream, self.rcode, self.reply = upstream, rcode, reply  # reply(query) -> wire bytes
         self.queries: list[tuple[int, dns.message.Message]] = []
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
@@ -45,6 +45,9 @@ class Recorder:
                 return
             query = dns.message.from_wire(data)
             self.queries.append((addr[1], query))
+            if self.reply is not None:
+                self.sock.sendto(self.reply(query), addr)
+                continue
             if self.rcode is not None:
                 reply = dns.message.make_response(query)
                 reply.set_rcode(self.rcode)
@@ -170,6 +173,43 @@ def test_a_silent_server_is_a_timeout_after_retransmissions() -> None:
     assert received == 2  # sent again after 1 s, within the 1.5 s
 
 
+def _nxdomain_with_an_answer(query: dns.message.Message) -> bytes:
+    import dns.rrset
+
+    reply = dns.message.make_response(query)
+    reply.set_rcode(dns.rcode.NXDOMAIN)
+    reply.answer.append(dns.rrset.from_text(query.question[0].name, 60, "IN", "A", "192.0.2.99"))
+    return reply.to_wire()
+
+
+def test_an_answer_no_server_should_give_is_that_servers_failure(zone) -> None:
+    bad = Recorder(reply=_nxdomain_with_an_answer)
+    try:
+        (alone,) = _ask([bad.port], [("h1.t.example", "A")])
+        (then_good,) = _ask([bad.port, zone.port], [("h1.t.example", "A")])
+    finally:
+        bad.close()
+    # NXDOMAIN with an answer is no "no such name": could not check, or the next server's answer
+    assert alone.status == "error" and f"from 127.0.0.1:{bad.port}" in alone.reason, alone.reason
+    assert then_good.status == "ok" and then_good.texts() == ["192.0.2.1"]
+
+
+def test_an_answer_to_another_type_is_ignored(zone) -> None:
+    def other_type(query: dns.message.Message) -> bytes:
+        reply = dns.message.make_response(query)
+        wire = bytearray(reply.to_wire())
+        end = 12 + len(query.question[0].name.to_wire())
+        wire[end : end + 2] = (97).to_bytes(2, "big")  # HTTPS (65) is "A" and 97 is "a": not a case of the name
+        return bytes(wire)
+
+    bad = Recorder(reply=other_type)
+    try:
+        (answer,) = _ask([bad.port], [("t.example", "HTTPS")], timeout=1.2)
+    finally:
+        bad.close()
+    assert answer.status == "error" and "timeout" in answer.reason
+
+
 # ----------------------------------------------------------------------------- workers
 
 
@@ -210,6 +250,8 @@ def test_partition_keeps_an_organisational_domain_in_one_worker() -> None:
     assert len({where[n] for n in names if "example.com" in n}) == 1
     assert where["b.example.org"] == where["_smtp._tls.b.example.org"]
     assert sorted(i for part in parts for i in part) == list(range(len(names)))
+    bad = [runner.Task("https://[2001:db8::1/unsubscribe", "x", lambda: None)]  # type: ignore[arg-type,return-value]
+    assert runner._partition(bad * 2, 2)  # a URL urlsplit refuses is grouped by itself, not a crash
 
 
 # ----------------------------------------------------------------------------- report
@@ -242,6 +284,16 @@ def test_a_run_from_a_plan_file_leaves_the_collector_as_it_found_it(
     report, _ = run_verify(opts)
     assert report.checks
     assert (gc.isenabled(), gc.get_threshold(), gc.get_freeze_count()) == before
+    gc.disable()
+    gc.freeze()  # a caller's own frozen objects and disabled collector
+    try:
+        frozen = gc.get_freeze_count()
+        run_verify(opts)
+        # still disabled, still frozen (a few frozen objects may have been freed meanwhile)
+        assert not gc.isenabled() and gc.get_freeze_count() > frozen * 0.9
+    finally:
+        gc.unfreeze()
+        gc.enable()
     with pytest.raises(VerifyInputError):  # bad input on the way: the settings are restored all the same
         run_verify(
             options(world, server.nameserver, pki, https_server, smtp_servers, plan_data=None, plan=str(tmp_path / "none.json"))
