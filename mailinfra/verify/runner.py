@@ -18,6 +18,7 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import sys
+import threading
 from collections.abc import Sequence
 from dataclasses import astuple
 from typing import TYPE_CHECKING, Any
@@ -75,7 +76,11 @@ def run_all(exp: Expectations, options: VerifyOptions, client: DnsClient) -> Rep
     tasks = plan_tasks(exp, ctx)
     jobs = options.jobs if options.jobs is not None else default_jobs()
     jobs = min(jobs, max(1, len(tasks) // MIN_TASKS_PER_JOB))
-    if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+    # fork copies only this thread: with others running (a host program's, say) a lock
+    # they hold would stay held in the child, so by default the checks stay in this
+    # process then; an explicit --jobs is taken as the caller's word
+    forkable = "fork" in multiprocessing.get_all_start_methods() and (options.jobs is not None or threading.active_count() == 1)
+    if jobs <= 1 or not forkable:
         results = asyncio.run(_run_tasks(tasks, options, client, _progress(options, len(tasks))))
     else:
         results = _run_forked(tasks, _partition(tasks, jobs), options, client)

@@ -348,3 +348,29 @@ def test_an_extended_rcode_is_an_error_not_no_data(zone) -> None:
     finally:
         bad.close()
     assert answer.status == "error" and "BADVERS" in answer.reason
+
+
+def test_with_other_threads_running_the_checks_stay_in_this_process_unless_jobs_is_given(run, world, monkeypatch) -> None:
+    import multiprocessing
+
+    monkeypatch.setattr(runner, "MIN_TASKS_PER_JOB", 1)
+    monkeypatch.setattr(runner, "default_jobs", lambda: 2)
+    forked: list[int] = []
+    real = multiprocessing.get_context
+
+    def spy(method: str | None = None) -> Any:
+        forked.append(1)
+        return real(method)
+
+    monkeypatch.setattr(multiprocessing, "get_context", spy)
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, daemon=True)
+    other.start()
+    try:
+        report, _ = run(world)  # --jobs not given: a thread is running, so no fork
+        assert report.checks and not forked
+        report, _ = run(world, jobs=2)  # --jobs 2: the caller's word
+        assert report.checks and forked
+    finally:
+        stop.set()
+        other.join()
