@@ -27,6 +27,7 @@ from typing import Any
 
 from mailinfra.policies.mailinfra_policy.standards.errors import InputError
 
+from .gcutil import long_lived
 from .engine import Plan, run_plan
 from .project import ProjectError, list_stacks, load_project, load_stack_config, stack_file_name
 
@@ -247,26 +248,31 @@ def plan_fleet(
     # process, so each stack's peak memory is its own.
     context = multiprocessing.get_context("spawn")
     runs: dict[str, StackRun] = {}
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, max_tasks_per_child=1) as pool:
-        outputs = pool.submit(core_outputs, project_dir, core)
-        futures: dict[str, Future[StackRun]] = {
-            core: pool.submit(_plan_one, project_dir, core, None, policy_pack, environment, policy_config, judge)
-        }
-        known = outputs.result()
-        for m in members[1:]:
-            assert m.core is not None
-            refs = {m.core: known}
-            futures[m.stack] = pool.submit(_plan_one, project_dir, m.stack, refs, policy_pack, environment, policy_config, judge)
-        for stack, future in futures.items():
-            runs[stack] = future.result()
-    merged = merge(core, members, runs)
-    if judge:
-        from .policyrun import run_policies
+    # the shards' plans are millions of objects (unpickling makes no cycles): see gcutil
+    with long_lived() as keep:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context, max_tasks_per_child=1) as pool:
+            outputs = pool.submit(core_outputs, project_dir, core)
+            futures: dict[str, Future[StackRun]] = {
+                core: pool.submit(_plan_one, project_dir, core, None, policy_pack, environment, policy_config, judge)
+            }
+            known = outputs.result()
+            for m in members[1:]:
+                assert m.core is not None
+                refs = {m.core: known}
+                futures[m.stack] = pool.submit(
+                    _plan_one, project_dir, m.stack, refs, policy_pack, environment, policy_config, judge
+                )
+            for stack, future in futures.items():
+                runs[stack] = future.result()
+        keep()  # the workers' plans are kept to the end: out of collection
+        merged = merge(core, members, runs)
+        if judge:
+            from .policyrun import run_policies
 
-        stack_violations = run_policies(
-            merged, policy_pack_dir=policy_pack, environment=environment, policy_config=policy_config, kinds="stack"
-        )
-        merged.violations = [v for m in members for v in runs[m.stack].violations] + stack_violations
+            stack_violations = run_policies(
+                merged, policy_pack_dir=policy_pack, environment=environment, policy_config=policy_config, kinds="stack"
+            )
+            merged.violations = [v for m in members for v in runs[m.stack].violations] + stack_violations
     return FleetPlan(core=core, members=members, plan=merged, runs=runs, seconds=time.perf_counter() - started)
 
 

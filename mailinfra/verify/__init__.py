@@ -12,10 +12,8 @@ Entry point for the CLI and for programs::
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import ipaddress
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -164,48 +162,19 @@ def run_verify(options: VerifyOptions) -> tuple[Report, int]:
     program (ConfigError, ProgramError) propagate to the caller unchanged.
     """
     options.validate()
-    with _long_lived():
-        return _run_verify(options)  # the collector's settings are restored on return
+    from mailinfra.gcutil import long_lived
+
+    # a plan file is millions of objects kept to the end (JSON makes no cycles): no
+    # collection while it is read, then it is frozen out of collection (gcutil)
+    with long_lived(pause=options.plan is not None) as keep:
+        return _run_verify(options, keep)  # the collector's settings are restored on return
 
 
-@contextlib.contextmanager
-def _long_lived() -> Iterator[None]:
-    """A plan file of a thousand domains is millions of objects that live for the whole
-    run; with the default thresholds the collector walks them again and again (a third
-    of the run). No collection while a plan file is read (JSON makes no cycles), then
-    what the run keeps is frozen out of collection and young objects are collected less
-    often. The caller's settings are restored at the end."""
-    saved = gc.get_threshold()
-    enabled = gc.isenabled()
-    frozen = gc.get_freeze_count()  # a caller's own frozen objects (before a fork) stay frozen
-    try:
-        yield
-    finally:
-        gc.set_threshold(*saved)
-        if frozen == 0:
-            gc.unfreeze()
-        if enabled:
-            gc.enable()
-        else:
-            gc.disable()
-
-
-def _collect_from_here() -> None:
-    """Everything allocated so far (plan, expectations) is kept to the end: freeze it
-    (unless the caller froze objects of its own: unfreezing at the end would thaw them)."""
-    if gc.get_freeze_count() == 0:
-        gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
-    gc.enable()
-
-
-def _run_verify(options: VerifyOptions) -> tuple[Report, int]:
+def _run_verify(options: VerifyOptions, keep: Callable[[], None]) -> tuple[Report, int]:
     from .expect import build_expectations, load_json_file
     from .resolver import DnsClient, parse_nameserver
     from .runner import run_all
 
-    if options.plan is not None:
-        gc.disable()  # re-enabled by _collect_from_here (or _long_lived on an error)
     plan = _load_plan(options)
     check_plan_identity(plan, options)
     outputs: Any = options.outputs_data
@@ -230,7 +199,7 @@ def _run_verify(options: VerifyOptions) -> tuple[Report, int]:
             options.sender_ips = tuple(declared)
             options.validate()  # checked like --sender-ip values
     _hygiene_options(options, plan.get("outputs") or {})
-    _collect_from_here()
+    keep()  # plan and expectations are kept to the end
     report = run_all(expectations, options, client)
     return report, report.exit_code
 
