@@ -374,3 +374,33 @@ def test_with_other_threads_running_the_checks_stay_in_this_process_unless_jobs_
     finally:
         stop.set()
         other.join()
+
+
+def test_an_ipv6_nameserver_is_asked_over_ipv6() -> None:
+    server = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    server.bind(("::1", 0))
+    seen: list[str] = []
+
+    def serve() -> None:
+        data, addr = server.recvfrom(4096)
+        seen.append(addr[0])
+        reply = dns.message.make_response(dns.message.from_wire(data))
+        reply.set_rcode(dns.rcode.NXDOMAIN)
+        server.sendto(reply.to_wire(), addr)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+
+    async def go() -> Any:
+        client = DnsClient([Nameserver("::1", server.getsockname()[1])], timeout=2.0)
+        try:
+            return await client.query("x.t.example", "TXT")
+        finally:
+            client.close()
+
+    try:
+        answer = asyncio.run(go())
+    finally:
+        thread.join(timeout=3)
+        server.close()
+    assert answer.status == "nxdomain" and seen == ["::1"]
