@@ -152,6 +152,7 @@ def load_plan_file(path: str, what: str = "--plan") -> dict[str, Any]:
     prefix = f"{what}: {path}"
     raw, text = _read(path, what)
     data: Any = None
+    converted_on_text = False
     fast = placeholder_text(text)
     if fast is not None:
         # typed markers -> the placeholder strings, on the text (a thousand domains'
@@ -163,15 +164,15 @@ def load_plan_file(path: str, what: str = "--plan") -> dict[str, Any]:
             data = None  # report from the original text below (positions shift)
         if data is not None and replaced and not (isinstance(data, dict) and data.get("formatVersion") == FORMAT_VERSION):
             data = None  # markers are values only in a format-2 plan: read this one as written
+        converted_on_text = data is not None
     if data is None:
         data = _parse(text, prefix)
-        if isinstance(data, dict) and "formatVersion" in data:
-            _check_version(data, prefix)
-            data = placeholder_view(data)
     if _depth(raw) > MAX_JSON_DEPTH:  # the file as written (a secret object is one level)
         raise _too_deep(prefix)
     if isinstance(data, dict) and "formatVersion" in data:
         _check_version(data, prefix)
+        if not converted_on_text:
+            data = placeholder_view(data)  # typed markers -> the placeholder strings, by the walk
         # the placeholder view is what format 1 was: no version, so no reader converts it again
         data = {k: v for k, v in data.items() if k != "formatVersion"}
     check_plan(data, prefix)

@@ -35,7 +35,7 @@ from .resolver import INITIAL_CONCURRENCY, AdaptiveLimit, DnsClient
 if TYPE_CHECKING:
     from . import VerifyOptions
 
-__all__ = ["MIN_TASKS_PER_JOB", "MODULES", "TASKS_PER_SLOT", "default_jobs", "plan_tasks", "run_all", "run_checks"]
+__all__ = ["MIN_TASKS_PER_JOB", "MODULES", "TASKS_PER_SLOT", "default_jobs", "plan_tasks", "run_all"]
 
 TASKS_PER_SLOT = 4
 
@@ -81,20 +81,10 @@ def run_all(exp: Expectations, options: VerifyOptions, client: DnsClient) -> Rep
     # process then; an explicit --jobs is taken as the caller's word
     forkable = "fork" in multiprocessing.get_all_start_methods() and (options.jobs is not None or threading.active_count() == 1)
     if jobs <= 1 or not forkable:
-        results = asyncio.run(_run_tasks(tasks, options, client, _progress(options, len(tasks))))
+        results = asyncio.run(_run_tasks(tasks, options, client, _progress(options)))
     else:
         results = _run_forked(tasks, _partition(tasks, jobs), options, client)
     for found in results:
-        report.checks.extend(found)
-    return report
-
-
-async def run_checks(exp: Expectations, options: VerifyOptions, client: DnsClient) -> Report:
-    """Every check in this process's running loop (programs that already have one)."""
-    ctx = Context(client, options)
-    report = Report(options.stack)
-    report.checks.extend(_unknown_names(exp))
-    for found in await _run_tasks(plan_tasks(exp, ctx), options, client, _progress(options, None)):
         report.checks.extend(found)
     return report
 
@@ -116,17 +106,16 @@ def _unknown_names(exp: Expectations) -> list[CheckResult]:
 class _Progress:
     """rich's progress bar on stderr (a terminal, not JSON), or nothing."""
 
-    def __init__(self, total: int | None) -> None:
+    def __init__(self) -> None:
         from rich.console import Console
         from rich.progress import Progress
 
         self._progress = Progress(transient=True, console=Console(stderr=True))
-        self._total = total
         self._bar: Any = None
 
     def __enter__(self) -> _Progress:
         self._progress.__enter__()
-        self._bar = self._progress.add_task("verifying", total=self._total)
+        self._bar = self._progress.add_task("verifying", total=None)
         return self
 
     def set_total(self, total: int) -> None:
@@ -139,8 +128,8 @@ class _Progress:
         self._progress.__exit__(None, None, None)
 
 
-def _progress(options: VerifyOptions, total: int | None) -> _Progress | None:
-    return _Progress(total) if _use_progress(options) else None
+def _progress(options: VerifyOptions) -> _Progress | None:
+    return _Progress() if _use_progress(options) else None
 
 
 async def _run_tasks(
@@ -227,8 +216,10 @@ def _run_forked(
         proc.start()
         writer.close()
         workers.append((proc, reader, part))
-    progress = _progress(options, len(tasks))
+    progress = _progress(options)
     with progress if progress is not None else contextlib.nullcontext():
+        if progress is not None:
+            progress.set_total(len(tasks))
         live = {reader: (proc, part) for proc, reader, part in workers}
         while live:
             for conn in multiprocessing.connection.wait(list(live)):

@@ -85,7 +85,6 @@ class Exchange:
     caller to read), or none with every server's failure in ``errors``."""
 
     response: dns.message.Message | None = None
-    tcp: bool = False
     errors: list[tuple[str, bool, object]] = field(default_factory=list)  # (server, over TCP, what)
     timed_out: bool = False  # lifetime ran out
     retransmitted: bool = False  # a datagram was sent again (one was lost or late)
@@ -136,11 +135,10 @@ def answer_only(data: bytes) -> bytes | None:
 
 
 class _Waiter:
-    __slots__ = ("future", "qid", "question", "whole")
+    __slots__ = ("future", "question", "whole")
 
-    def __init__(self, future: asyncio.Future[Any], qid: int, question: bytes, whole: bool) -> None:
+    def __init__(self, future: asyncio.Future[Any], question: bytes, whole: bool) -> None:
         self.future = future
-        self.qid = qid
         self.question = question  # the name (ASCII case folds), then QTYPE and QCLASS (exact)
         self.whole = whole  # DNSSEC questions: the authority section (denials, signatures) is read
 
@@ -287,7 +285,7 @@ class Transport:
             return "drop"
         qid = sock.new_id()
         future: asyncio.Future[dns.message.Message] = loop.create_future()
-        sock.waiters[qid] = _Waiter(future, qid, question, whole=dnssec)
+        sock.waiters[qid] = _Waiter(future, question, whole=dnssec)
         timer = loop.call_later(attempt, _expire, future)
         try:
             if sock.transport is None:
@@ -321,7 +319,7 @@ class Transport:
                 return "drop"
         rcode = response.rcode()
         if rcode == dns.rcode.YXDOMAIN:  # final, as for dnspython's resolver
-            result.response, result.tcp = response, tcp
+            result.response = response
             return "answer"
         if rcode not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
             result.errors.append((server.label, tcp, dns.rcode.to_text(rcode)))
@@ -338,7 +336,7 @@ class Transport:
         except dns.exception.DNSException as exc:
             result.errors.append((server.label, tcp, exc))
             return "drop"
-        result.response, result.tcp = response, tcp
+        result.response = response
         return "answer"
 
     def close(self) -> None:

@@ -404,3 +404,11 @@ def test_an_ipv6_nameserver_is_asked_over_ipv6() -> None:
         thread.join(timeout=3)
         server.close()
     assert answer.status == "nxdomain" and seen == ["::1"]
+
+
+def test_the_progress_bar_in_one_process_and_with_workers(run, world, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(runner, "MIN_TASKS_PER_JOB", 1)
+    quiet, _ = run(world, jobs=1)
+    one, _ = run(world, jobs=1, progress=True)
+    two, _ = run(world, jobs=2, progress=True)
+    assert one.checks == quiet.checks and two.checks == quiet.checks
